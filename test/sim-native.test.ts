@@ -26,6 +26,7 @@ describe('sim/native: native MuJoCo benchmark harness', function () {
       const built = await nativeBenchBinary();
       if ('unavailable' in built) {
         if (process.env.GMPS_REQUIRE_ALL === '1') assert.fail(`GMPS_REQUIRE_ALL=1 but ${built.unavailable}`);
+        console.log(`      skipped: ${built.unavailable}`);
         this.skip();
       }
     });
