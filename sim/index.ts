@@ -1,0 +1,30 @@
+/** The simulated tasks: `createEnv(kind, options)`. */
+import { DoorEnv } from './door.js';
+import { mujoco } from './mujoco.js';
+import { PushEnv } from './push.js';
+import type { Env, EnvOptions, TaskKind } from './types.js';
+
+export const TASK_KINDS: readonly TaskKind[] = ['door', 'push', 'point'];
+
+export async function createEnv(kind: TaskKind | string, options: EnvOptions = {}): Promise<Env> {
+  switch (kind) {
+    case 'door':
+    case 'push': {
+      const mj = await mujoco();
+      const env = kind === 'door' ? new DoorEnv(mj, options) : new PushEnv(mj, options);
+      if (options.camera) {
+        const { attachSceneCamera } = await import('./scene-camera.js');
+        attachSceneCamera(env, options.camera);
+      }
+      return env;
+    }
+    case 'point': {
+      const { PointEnv } = await import('./point.js');
+      return new PointEnv(options);
+    }
+    default:
+      throw new Error(`unknown task '${kind}'; known tasks: ${TASK_KINDS.join(', ')}`);
+  }
+}
+
+export type { Env, EnvOptions, TaskKind, TaskParams, Observation, StepResult } from './types.js';
