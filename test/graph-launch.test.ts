@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -213,5 +214,16 @@ launch:
     const summary = JSON.parse(out.join('').trim()) as { status: string; nodes: string[] };
     assert.equal(summary.status, 'finished');
     assert.deepEqual(summary.nodes, ['/demo/talker', '/demo/listener']);
+  });
+
+  it('runs a node file standalone with --ros-args (in-process when ROS 2 is not sourced)', () => {
+    const env = { ...process.env, AMENT_PREFIX_PATH: '' };
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', 'test/fixtures/graph/talker.ts', ...args], { env, encoding: 'utf8', timeout: 20000 });
+    const ok = run('--ros-args', '-r', '__node:=t1', '-p', 'count:=2', '-p', 'rate_hz:=200.0');
+    assert.equal(ok.status, 0, ok.stderr);
+    const bad = run('--ros-args', '-p', 'count:=many');
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /parameter 'count'.*expected integer, got the string "many"/);
   });
 });

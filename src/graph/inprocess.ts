@@ -342,23 +342,17 @@ export class InProcessRuntime implements Runtime {
       if (available()) return Promise.resolve(true);
       return new Promise((resolve) => {
         let timer: NodeJS.Timeout | undefined;
+        const finish = (ok: boolean): void => {
+          if (timer) clearTimeout(timer);
+          sub.unsubscribe();
+          forget();
+          resolve(ok);
+        };
         const sub = runtime.serviceAdded.pipe(filter((n) => n === name)).subscribe(() => {
-          if (!available()) return;
-          if (timer) clearTimeout(timer);
-          sub.unsubscribe();
-          resolve(true);
+          if (available()) finish(true);
         });
-        if (timeoutMs !== undefined && timeoutMs >= 0) {
-          timer = setTimeout(() => {
-            sub.unsubscribe();
-            resolve(available());
-          }, timeoutMs);
-        }
-        node.own(() => {
-          if (timer) clearTimeout(timer);
-          sub.unsubscribe();
-          resolve(false);
-        });
+        const forget = node.own(() => finish(false));
+        if (timeoutMs !== undefined && timeoutMs >= 0) timer = setTimeout(() => finish(available()), timeoutMs);
       });
     };
     return {
@@ -481,8 +475,13 @@ export class InProcessNode implements RosNode {
     if (this.useSimTime) this.subscribeClock();
   }
 
-  own(cleanup: () => void): void {
+  /** Runs `cleanup` when the node is destroyed; the returned function forgets it. */
+  own(cleanup: () => void): () => void {
     this.cleanups.push(cleanup);
+    return () => {
+      const i = this.cleanups.indexOf(cleanup);
+      if (i >= 0) this.cleanups.splice(i, 1);
+    };
   }
 
   name(): string {

@@ -138,30 +138,43 @@ export function nodeOptionsFromArgv(argv: readonly string[], defaultName: string
 }
 
 /**
- * Runs a node definition as its own process until Ctrl-C or its `done`. Under rclnodejs the
- * `--ros-args` are handled by rcl; in-process they are parsed here.
+ * Runs a node definition as its own process until Ctrl-C / SIGTERM or its `done`, then exits
+ * (code 0, or 1 when the node failed). Under rclnodejs the `--ros-args` are handled by rcl;
+ * in-process they are parsed here.
  */
 export async function runNodeMain(def: NodeDefinition, argv: readonly string[] = process.argv.slice(2)): Promise<void> {
-  const runtime = await createRuntime({ kind: 'auto', argv: [process.argv[0]!, process.argv[1]!, ...argv] });
-  const options: StartNodeOptions =
-    runtime.kind === 'inprocess' ? nodeOptionsFromArgv(argv, def.name) : { args: parseRosArgs(argv).rest };
-  const running = await startNode(runtime, def, options);
-  const stop = async (code: number): Promise<never> => {
-    await running.stop().catch(() => {});
-    await runtime.shutdown();
+  let runtime: Runtime | undefined;
+  let running: RunningNode | undefined;
+  // A node with only subscriptions has nothing else keeping the event loop alive.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  const exit = async (code: number, message?: string): Promise<never> => {
+    clearInterval(keepAlive);
+    if (message) process.stderr.write(`${def.name}: ${message}\n`);
+    await running?.stop().catch(() => {});
+    await runtime?.shutdown().catch(() => {});
     process.exit(code);
   };
-  process.once('SIGINT', () => void stop(0));
-  process.once('SIGTERM', () => void stop(0));
-  if (running.hasDone) {
-    try {
-      await running.done;
-      await stop(0);
-    } catch (err) {
-      running.node.getLogger().fatal(`node failed: ${(err as Error)?.stack ?? String(err)}`);
-      await stop(1);
-    }
+  try {
+    runtime = await createRuntime({ kind: 'auto', argv: [process.argv[0]!, process.argv[1]!, ...argv] });
+    const options: StartNodeOptions =
+      runtime.kind === 'inprocess' ? nodeOptionsFromArgv(argv, def.name) : { args: parseRosArgs(argv).rest };
+    running = await startNode(runtime, def, options);
+  } catch (err) {
+    return exit(2, err instanceof GraphError ? err.message : ((err as Error)?.stack ?? String(err)));
   }
+  process.once('SIGINT', () => void exit(0));
+  process.once('SIGTERM', () => void exit(0));
+  const r = running;
+  if (r.hasDone) {
+    r.done.then(
+      () => exit(0),
+      (err: unknown) => {
+        r.node.getLogger().fatal(`node failed: ${(err as Error)?.stack ?? String(err)}`);
+        return exit(1);
+      },
+    );
+  }
+  await new Promise<never>(() => {});
 }
 
 /** True when `moduleUrl` is the script node was started with. */
@@ -177,5 +190,6 @@ export function isMainModule(moduleUrl: string): boolean {
 
 /** `await runIfMain(import.meta.url, node)` at the bottom of a node file. */
 export async function runIfMain(moduleUrl: string, def: NodeDefinition): Promise<void> {
-  if (isMainModule(moduleUrl)) await runNodeMain(def);
+  // Not awaited: a top-level await that never settles would make Node exit with code 13.
+  if (isMainModule(moduleUrl)) void runNodeMain(def);
 }
