@@ -2,12 +2,10 @@ import type { Command } from 'commander';
 import { registerSim } from './sim.js';
 import { registerGraph } from './graph.js';
 import { registerCalibrate } from './calibrate.js';
-import { registerLearningBench } from './learning-bench.js';
 
 /** Every verb of `gmps`, by area. `bench` is the parent of all `gmps bench ...` verbs. */
 export function registerCommands(program: Command, bench: Command): void {
   registerSim(program, bench);
   registerGraph(program, bench);
   registerCalibrate(program, bench);
-  registerLearningBench(program, bench);
 }
