@@ -8,13 +8,34 @@ import { DOOR, PHYSICS, PUSH, TABLE } from './layout.js';
 import type { TaskKind } from './types.js';
 
 const f = (x: number): string => {
-  const s = x.toFixed(6).replace(/\.?0+$/, '');
+  const s = x.toFixed(9).replace(/\.?0+$/, '');
   return s === '-0' ? '0' : s;
 };
 const v = (a: readonly number[]): string => a.map(f).join(' ');
 
-/** Named camera looking at the table from the far side, tilted down (as GMPS's `robotview_zoomed`). */
-export const SCENE_CAMERA = { name: 'scene_camera', pos: [1.25, 0, 0.55] as Vec3, fovy: 50 };
+/**
+ * The task camera: push is seen from the far side of the table looking back at the robot, tilted down (as
+ * GMPS's `robotview_zoomed`); door from the robot's right, above, so that the handle, the hand and the door's
+ * swing are all in view.
+ */
+export const SCENE_CAMERA = {
+  name: 'scene_camera',
+  fovy: 55,
+  door: { pos: [0.5, -0.75, 0.75] as Vec3, target: [0.72, 0.02, 0.22] as Vec3 },
+  push: { pos: [1.1, 0, 0.55] as Vec3, target: [0.55, 0, 0] as Vec3 },
+};
+
+/** MJCF `xyaxes` of a camera at `pos` looking at `target` with world z up (MuJoCo cameras look along −z). */
+function lookAtXyaxes(pos: Vec3, target: Vec3): string {
+  const fwd = [target[0] - pos[0], target[1] - pos[1], target[2] - pos[2]];
+  const n = Math.hypot(fwd[0]!, fwd[1]!, fwd[2]!);
+  const z = fwd.map((c) => -c / n);
+  let x = [-z[1]!, z[0]!, 0]; // up × z, with up = (0, 0, 1)
+  const nx = Math.hypot(x[0]!, x[1]!);
+  x = x.map((c) => c / nx);
+  const y = [z[1]! * x[2]! - z[2]! * x[1]!, z[2]! * x[0]! - z[0]! * x[2]!, z[0]! * x[1]! - z[1]! * x[0]!];
+  return v([...x, ...y]);
+}
 
 function armXml(): string {
   let xml = '';
@@ -90,8 +111,7 @@ export function sceneXml(kind: Exclude<TaskKind, 'point'>): string {
     const lim = JOINT_LIMITS[i]!;
     return `<general name="${l.joint}" joint="${l.joint}" ctrllimited="true" ctrlrange="${f(lim.lower)} ${f(lim.upper)}" forcelimited="true" forcerange="${f(-lim.effort)} ${f(lim.effort)}" biastype="affine" gainprm="${f(s.kp)}" biasprm="0 ${f(-s.kp)} ${f(-s.kv)}"/>`;
   }).join('\n');
-  const [cx, cy, cz] = SCENE_CAMERA.pos;
-  // camera looks toward -x, tilted 45 degrees down: image right = +y, image up = (-1, 0, 1)/sqrt(2)
+  const cam = SCENE_CAMERA[kind];
   return `<mujoco model="sawyer_${kind}">
 <compiler angle="radian" inertiafromgeom="true"/>
 <option timestep="${f(PHYSICS.timestep)}" integrator="Euler" gravity="0 0 -9.81"/>
@@ -112,7 +132,7 @@ export function sceneXml(kind: Exclude<TaskKind, 'point'>): string {
 <light name="top" pos="0.6 0 2" dir="0 0 -1" directional="true"/>
 <geom name="floor" class="object" type="plane" pos="0 0 -0.9" size="3 3 0.1" rgba="0.35 0.35 0.38 1"/>
 <geom name="table" class="object" type="box" pos="${v(TABLE.center)}" size="${v(TABLE.halfSize)}" friction="1 0.005 0.0001" rgba="0.85 0.85 0.8 1"/>
-<camera name="${SCENE_CAMERA.name}" pos="${v([cx, cy, cz])}" xyaxes="0 1 0 -0.7071068 0 0.7071068" fovy="${f(SCENE_CAMERA.fovy)}"/>
+<camera name="${SCENE_CAMERA.name}" pos="${v(cam.pos)}" xyaxes="${lookAtXyaxes(cam.pos, cam.target)}" fovy="${f(SCENE_CAMERA.fovy)}"/>
 <body name="right_arm_base_link" pos="0 0 0">
 <geom name="base_collision" class="arm_collision" type="cylinder" fromto="0 0 -0.05 0 0 0.08" size="0.09" mass="${f(BASE_MASS_KG)}"/>
 ${armXml()}</body>
