@@ -15,6 +15,8 @@
  *   in REP-117); their colour is `background`.
  * - Colour: the hit geom's rgba (its material's rgba when it has a material), Lambert-shaded by a
  *   fixed world direction light plus ambient: c = rgb · (ambient + (1-ambient)·max(0, n·l)).
+ *   Alpha is not blended: MuJoCo's rays skip geoms with alpha 0 and stop at any other geom.
+ *   Only geoms are seen (not sites, tendons or flexes).
  *
  * Render after `mj_forward` (or `mj_kinematics`): rays use the geom poses in `data`; after `mj_step`
  * those are the poses at the start of that step.

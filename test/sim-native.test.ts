@@ -11,6 +11,7 @@ const PENDULUM = `<mujoco model="pendulum">
     </body>
   </worldbody>
   <actuator><motor name="torque" joint="hinge"/></actuator>
+  <keyframe><key name="tilted" qpos="1.2" ctrl="-0.3"/></keyframe>
 </mujoco>`;
 
 function ok(r: StepBenchResult | { unavailable: string }): StepBenchResult {
@@ -57,6 +58,17 @@ describe('sim/native: native MuJoCo benchmark harness', function () {
       const r = await nativeStepsPerSec(xml, { steps: 10 });
       if (!('unavailable' in r)) this.skip(); // a native MuJoCo >= 3.0 accepts implicitfast
       assert.match(r.unavailable, /rejected.*implicitfast/s);
+    });
+
+    it('starts from a keyframe with its control when asked, in both builds', async function () {
+      const native = ok(await nativeStepsPerSec(PENDULUM, { steps: 200, keyframe: 0, repeats: 1 }));
+      const wasm = await wasmStepsPerSec(PENDULUM, { steps: 200, keyframe: 0, repeats: 1 });
+      const fromZero = ok(await nativeStepsPerSec(PENDULUM, { steps: 200, repeats: 1 }));
+      assert.ok(Math.abs(native.qpos[0] - wasm.qpos[0]) < 1e-6, `qpos native ${native.qpos[0]} vs wasm ${wasm.qpos[0]}`);
+      assert.ok(Math.abs(native.qpos[0] - fromZero.qpos[0]) > 0.1, 'the keyframe changes the start state');
+      const bad = await nativeStepsPerSec(PENDULUM, { steps: 10, keyframe: 3 });
+      assert.ok('unavailable' in bad && /keyframe 3 does not exist.*1 keyframes/.test(bad.unavailable));
+      await assert.rejects(wasmStepsPerSec(PENDULUM, { steps: 10, keyframe: 3 }), /keyframe 3 does not exist/);
     });
 
     it('reports a control of the wrong length', async function () {

@@ -1,8 +1,10 @@
 // Steps an MJCF model with native MuJoCo, holding a fixed control, and prints one JSON line.
 //
-//   bench MODEL.xml STEPS REPEATS [CTRL...]
+//   bench MODEL.xml STEPS REPEATS KEY [CTRL...]
 //
-// Each repeat resets the data, then times STEPS calls of mj_step. The reported rate is the
+// Each repeat resets the data (to keyframe KEY, or to qpos0 when KEY is -1), sets the control
+// (CTRL if given, else the keyframe's or zero), then times STEPS calls of mj_step after one
+// untimed warm-up run of up to 1000 steps. The reported rate is the
 // median over repeats; qpos/qvel/time are those after the last repeat (every repeat starts
 // from the same reset state, so they are identical). On failure it prints {"error": "..."}
 // and exits with status 2.
@@ -61,15 +63,22 @@ static void print_array(const char* name, const mjtNum* v, int n) {
 }
 
 int main(int argc, char** argv) {
-  if (argc < 4) return fail("usage: bench MODEL.xml STEPS REPEATS [CTRL...]");
+  if (argc < 5) return fail("usage: bench MODEL.xml STEPS REPEATS KEY [CTRL...]");
   long steps = strtol(argv[2], NULL, 10);
   long repeats = strtol(argv[3], NULL, 10);
+  long key = strtol(argv[4], NULL, 10);
   if (steps <= 0 || repeats <= 0) return fail("STEPS and REPEATS must be positive integers");
 
   char error[1000] = "";
   mjModel* m = mj_loadXML(argv[1], NULL, error, sizeof(error));
   if (!m) return fail(error[0] ? error : "mj_loadXML failed without a message");
-  int nctrl = argc - 4;
+  if (key < -1 || key >= m->nkey) {
+    char msg[200];
+    snprintf(msg, sizeof(msg), "keyframe %ld does not exist: the model has %d keyframes", key, m->nkey);
+    mj_deleteModel(m);
+    return fail(msg);
+  }
+  int nctrl = argc - 5;
   if (nctrl != 0 && nctrl != m->nu) {
     char msg[200];
     snprintf(msg, sizeof(msg), "got %d control values, the model has nu = %d", nctrl, m->nu);
@@ -83,9 +92,17 @@ int main(int argc, char** argv) {
   }
 
   double* rates = (double*)malloc(sizeof(double) * (size_t)repeats);
-  for (long r = 0; r < repeats; r++) {
-    mj_resetData(m, d);
-    for (int i = 0; i < nctrl; i++) d->ctrl[i] = strtod(argv[4 + i], NULL);
+  for (long r = -1; r < repeats; r++) {
+    if (key >= 0) {
+      mj_resetDataKeyframe(m, d, (int)key);
+    } else {
+      mj_resetData(m, d);
+    }
+    for (int i = 0; i < nctrl; i++) d->ctrl[i] = strtod(argv[5 + i], NULL);
+    if (r < 0) {  // warm-up
+      for (long s = 0; s < steps && s < 1000; s++) mj_step(m, d);
+      continue;
+    }
     double t0 = now_seconds();
     for (long s = 0; s < steps; s++) mj_step(m, d);
     double elapsed = now_seconds() - t0;

@@ -18,8 +18,10 @@ import type { MainModule } from '@mujoco/mujoco';
 export interface StepBenchOptions {
   /** mj_step calls per timed repeat. */
   steps: number;
-  /** Control held during stepping (length = model nu); default all zeros. */
+  /** Control held during stepping (length = model nu); default the keyframe's control, or zeros. */
   ctrl?: readonly number[];
+  /** Reset each repeat to this keyframe (index) instead of qpos0. */
+  keyframe?: number;
   /** Timed repeats, each from a fresh reset; the reported rate is their median (default 3). */
   repeats?: number;
   /** Extra files (e.g. meshes) written next to the XML, by relative path. */
@@ -42,14 +44,16 @@ export type NativeBenchResult = StepBenchResult | { unavailable: string };
 const CACHE_DIR = path.join(os.tmpdir(), 'gmps-native-bench');
 const INSTALL_HINT = 'install it with `apt-get install libmujoco-dev` (Debian/Ubuntu)';
 
-function checkOptions(opts: StepBenchOptions): { steps: number; repeats: number; ctrl: number[] } {
+function checkOptions(opts: StepBenchOptions): { steps: number; repeats: number; ctrl: number[]; keyframe: number } {
   const steps = opts.steps;
+  const keyframe = opts.keyframe ?? -1;
+  if (!Number.isInteger(keyframe) || keyframe < -1) throw new Error(`keyframe must be a keyframe index, got ${opts.keyframe}`);
   const repeats = opts.repeats ?? 3;
   if (!Number.isInteger(steps) || steps <= 0) throw new Error(`steps must be a positive integer, got ${steps}`);
   if (!Number.isInteger(repeats) || repeats <= 0) throw new Error(`repeats must be a positive integer, got ${repeats}`);
   const ctrl = [...(opts.ctrl ?? [])];
   if (!ctrl.every(Number.isFinite)) throw new Error(`ctrl values must be finite numbers, got [${ctrl.join(', ')}]`);
-  return { steps, repeats, ctrl };
+  return { steps, repeats, ctrl, keyframe };
 }
 
 function median(xs: number[]): number {
@@ -137,7 +141,7 @@ async function compile(cc: string): Promise<{ binary: string } | { unavailable: 
  * no compiler, no libmujoco, or the model failed to load in that MuJoCo version (with its error).
  */
 export async function nativeStepsPerSec(xml: string, opts: StepBenchOptions): Promise<NativeBenchResult> {
-  const { steps, repeats, ctrl } = checkOptions(opts);
+  const { steps, repeats, ctrl, keyframe } = checkOptions(opts);
   const built = await nativeBenchBinary();
   if ('unavailable' in built) return built;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'gmps-mjcf-'));
@@ -150,7 +154,7 @@ export async function nativeStepsPerSec(xml: string, opts: StepBenchOptions): Pr
       await mkdir(path.dirname(target), { recursive: true });
       await writeFile(target, content);
     }
-    const r = await run(built.binary, [xmlPath, String(steps), String(repeats), ...ctrl.map((c) => c.toPrecision(17))], 600_000);
+    const r = await run(built.binary, [xmlPath, String(steps), String(repeats), String(keyframe), ...ctrl.map((c) => c.toPrecision(17))], 600_000);
     let out: Record<string, unknown>;
     try {
       out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
@@ -182,7 +186,7 @@ let wasmModule: Promise<MainModule> | undefined;
  * Pass `mj` to reuse an already loaded module.
  */
 export async function wasmStepsPerSec(xml: string, opts: StepBenchOptions & { mj?: MainModule }): Promise<StepBenchResult> {
-  const { steps, repeats, ctrl } = checkOptions(opts);
+  const { steps, repeats, ctrl, keyframe } = checkOptions(opts);
   const mj = opts.mj ?? (await (wasmModule ??= import('@mujoco/mujoco').then((m) => m.default())));
   const files = Object.entries(opts.files ?? {});
   let vfs: InstanceType<MainModule['MjVFS']> | undefined;
@@ -199,11 +203,20 @@ export async function wasmStepsPerSec(xml: string, opts: StepBenchOptions & { mj
     if (ctrl.length !== 0 && ctrl.length !== model.nu) {
       throw new Error(`got ${ctrl.length} control values, the model has nu = ${model.nu}`);
     }
+    if (keyframe >= model.nkey) {
+      throw new Error(`keyframe ${keyframe} does not exist: the model has ${model.nkey} keyframes`);
+    }
     const rates: number[] = [];
-    for (let r = 0; r < repeats; r++) {
-      mj.mj_resetData(model, data);
+    // Repeat -1 is an untimed warm-up (lets the WebAssembly tier up), as in bench.c.
+    for (let r = -1; r < repeats; r++) {
+      if (keyframe >= 0) mj.mj_resetDataKeyframe(model, data, keyframe);
+      else mj.mj_resetData(model, data);
       const c = data.ctrl as Float64Array;
       for (let i = 0; i < ctrl.length; i++) c[i] = ctrl[i];
+      if (r < 0) {
+        for (let s = 0; s < Math.min(steps, 1000); s++) mj.mj_step(model, data);
+        continue;
+      }
       const t0 = process.hrtime.bigint();
       for (let s = 0; s < steps; s++) mj.mj_step(model, data);
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
