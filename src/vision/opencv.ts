@@ -52,6 +52,10 @@ export interface OpenCv {
   Point3: new (x: number, y: number, z: number) => CvPoint3;
   TermCriteria: new (type: number, maxCount: number, epsilon: number) => unknown;
   VideoCapture: new (source: string | number) => CvVideoCapture;
+  VideoWriter: {
+    new (file: string, fourcc: number, fps: number, frameSize: unknown, isColor?: boolean): { write(frame: CvMat): void; release(): void };
+    fourcc(code: string): number;
+  };
   imread(path: string, flags?: number): CvMat;
   imwrite(path: string, mat: CvMat): void;
   calibrateCameraExtended(
