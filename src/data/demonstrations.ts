@@ -137,6 +137,9 @@ export function imageToRgb8(img: ImageMsg): Uint8Array {
 class Growable {
   private buf: Float32Array;
   length = 0;
+  truncate(n: number): void {
+    this.length = Math.min(this.length, n);
+  }
   constructor(private readonly width: number) {
     this.buf = new Float32Array(Math.max(1, width) * 256);
   }
@@ -216,11 +219,14 @@ export async function loadDemonstration(path: string, options: DemoLoadOptions =
 
     const periodNs = options.controlHz ? BigInt(Math.round(1e9 / options.controlHz)) : undefined;
     let nextGridNs: bigint | undefined;
+    let lastCmdNs = 0n;
+    let stepsUpToLastCmd = 0;
 
     for await (const m of reader.messages({ topics: wanted })) {
       if (periodNs !== undefined && nextGridNs !== undefined && lastCmd) {
         while (m.logTimeNs > nextGridNs) {
           emit(lastCmd);
+          if (nextGridNs <= lastCmdNs) stepsUpToLastCmd = actions.length;
           nextGridNs += periodNs;
         }
       }
@@ -237,11 +243,13 @@ export async function loadDemonstration(path: string, options: DemoLoadOptions =
             }
           }
           lastCmd = a;
+          lastCmdNs = m.logTimeNs;
           if (periodNs === undefined) emit(a);
           else if (nextGridNs === undefined) {
             emit(a);
             nextGridNs = m.logTimeNs + periodNs;
           }
+          stepsUpToLastCmd = actions.length;
           break;
         }
         case topics.handPose: {
@@ -279,6 +287,13 @@ export async function loadDemonstration(path: string, options: DemoLoadOptions =
         default:
           break;
       }
+    }
+    // On the grid, steps after the last command hold a command the operator no longer gave: drop them.
+    if (periodNs !== undefined && actions.length > stepsUpToLastCmd) {
+      const n = stepsUpToLastCmd;
+      for (const g of [actions, hands, states!]) g.truncate(n);
+      images.length = Math.min(images.length, n);
+      jointRows.length = Math.min(jointRows.length, n);
     }
     task ??= options.defaultTask;
     if (!task) {
