@@ -1,0 +1,577 @@
+/**
+ * GMPS meta-training (paper Algorithms 1 and 2, gmps-reference §1.1 and §5), top to bottom:
+ *
+ *   tasks     ← N training tasks drawn with the seed; held-out tasks from another stream
+ *   D*        ← expert rollouts per task (scripted experts, contextual SAC, or recorded demos)
+ *   for itr:
+ *     D_i^tr  ← K rollouts of π_θ per training task (std ×1), advantages γ 0.99, λ 1, linear
+ *               baseline per task, normalised; θ0's mean / log-std recorded
+ *     every `evalEvery` itrs: one inner step per task with the learned α, roll the adapted
+ *               policies out with std ×1e-5 (training and held-out tasks) and log pre/post returns
+ *     θ, α    ← `adamSteps` Adam steps on the importance-weighted second-order meta-objective
+ *     DAgger (optional): adapted policies' rollouts, relabelled by the experts, join D*
+ *
+ * Every iteration draws its randomness from `Rng(seed-itr)`, so a run resumed from a checkpoint
+ * continues exactly as the uninterrupted run would have.
+ */
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type { TaskKind, TaskParams } from '../../sim/types.js';
+import { toAdaptBatch, toTaskSamples } from './advantages.js';
+import { expertDataset, labelWithExpert, scriptedExpert, type DemonstrationSource, type Expert } from './expert.js';
+import { adaptStep, GmpsLearner, prepareBatch } from './gmps.js';
+import { writeLearningCurves } from './plot.js';
+import { createPolicy, defaultMlpConfig, disposeParams, type GmpsPolicy, type Params, type PolicyConfig } from './policy/index.js';
+import { Rng } from './rng.js';
+import type { ActBatch, EnvSpec, Sampler } from './sampler.js';
+import { toTaskDemos, undiscountedReturn, type ObsMode, type Trajectory } from './trajectory.js';
+import type { TaskBatch, TaskDemos } from './types.js';
+
+/** GMPS samples adapted policies almost at their mean (gmps-reference §2.1). */
+export const POST_UPDATE_STD_SCALE = 1e-5;
+
+export interface MetaTrainConfig {
+  task: TaskKind;
+  /** Env options (dense reward, point-env sizes, ...). */
+  envOptions: Record<string, unknown>;
+  obsMode: ObsMode;
+  seed: number;
+  /** Number of fixed meta-training tasks. */
+  numTasks: number;
+  /** Held-out tasks evaluated every `evalEvery` iterations. */
+  numHeldOut: number;
+  /** K: pre-update rollouts per task and iteration. */
+  rolloutsPerTask: number;
+  /** Expert rollouts per task in the initial D*. */
+  demosPerTask: number;
+  /** Std of Gaussian noise on the scripted expert's executed actions (labels stay clean). */
+  expertNoise: number;
+  iterations: number;
+  adamSteps: number;
+  lr: number;
+  /** 0: never evaluate (except at the end). */
+  evalEvery: number;
+  dagger: boolean;
+  /** Adapted-policy rollouts per task aggregated into D* per DAgger round. */
+  daggerRollouts: number;
+  policy: PolicyConfig;
+}
+
+export interface CurvePoint {
+  iteration: number;
+  /** Environment steps so far (experts, training, evaluation, DAgger). */
+  envSamples: number;
+  train: EvalResult;
+  heldOut?: EvalResult;
+}
+
+export interface EvalResult {
+  preReturn: number;
+  postReturn: number;
+  preSuccess: number;
+  postSuccess: number;
+}
+
+export interface IterationLog {
+  iteration: number;
+  envSamples: number;
+  /** L_out before the first and after the last Adam step. */
+  lossFirst: number;
+  lossLast: number;
+  preReturn: number;
+  meanStepSize: number;
+  demoRows: number;
+}
+
+export interface TrainState {
+  config: MetaTrainConfig;
+  iteration: number;
+  envSamples: number;
+  expertSamples: number;
+  expertReturn: number;
+  expertSuccess: number;
+  tasks: TaskParams[];
+  heldOut: TaskParams[];
+  iterations: IterationLog[];
+  curve: CurvePoint[];
+}
+
+export function defaultMetaTrainConfig(task: TaskKind, dims: { obsDim: number; actDim: number }): MetaTrainConfig {
+  return {
+    task,
+    envOptions: {},
+    obsMode: 'state',
+    seed: 0,
+    numTasks: 10,
+    numHeldOut: 5,
+    rolloutsPerTask: 20,
+    demosPerTask: 5,
+    expertNoise: 0.1,
+    iterations: 20,
+    adamSteps: 100,
+    lr: 1e-3,
+    evalEvery: 2,
+    dagger: false,
+    daggerRollouts: 2,
+    policy: defaultMlpConfig(dims.obsDim, dims.actDim),
+  };
+}
+
+export function envSpecOf(c: Pick<MetaTrainConfig, 'task' | 'envOptions' | 'seed'>): EnvSpec {
+  return { kind: c.task, options: { ...c.envOptions, seed: c.seed } };
+}
+
+/** Episode success: the task's success flag at the final step (door: angle within tolerance at the end). */
+export function finalSuccess(tr: Trajectory): boolean {
+  const s = tr.envInfos.success;
+  return !!s && s.length > 0 && s[s.length - 1] > 0;
+}
+
+const mean = (xs: readonly number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
+export const meanReturn = (trajs: readonly Trajectory[]): number => mean(trajs.map(undiscountedReturn));
+export const successRate = (trajs: readonly Trajectory[]): number => mean(trajs.map((t) => (finalSuccess(t) ? 1 : 0)));
+const steps = (groups: readonly Trajectory[][]): number => groups.reduce((s, g) => s + g.reduce((a, t) => a + t.length, 0), 0);
+
+/**
+ * An act function for the sampler: rollout r belongs to task floor(r / K) and acts with that
+ * task's parameter set (one set for all tasks, or one per task). Records θ's mean and log-std.
+ */
+export function policyAct(
+  policy: GmpsPolicy,
+  paramsOf: (taskIndex: number) => Params,
+  rolloutsPerTask: number,
+  obsMode: ObsMode,
+  rng: Rng,
+  stdScale = 1,
+) {
+  const { obsDim, actDim } = policy.config;
+  return (batch: ActBatch) => {
+    const n = batch.observations.length;
+    const actions = new Float32Array(n * actDim);
+    const means = new Float32Array(n * actDim);
+    const logStds = new Float32Array(n * actDim);
+    const groups = new Map<number, number[]>();
+    batch.rollouts.forEach((r, i) => {
+      const k = Math.floor(r / rolloutsPerTask);
+      if (!groups.has(k)) groups.set(k, []);
+      groups.get(k)!.push(i);
+    });
+    for (const [k, rows] of groups) {
+      const p = paramsOf(k);
+      const obs = new Float32Array(rows.length * obsDim);
+      rows.forEach((i, j) => obs.set(observationRow(batch, i, obsMode), j * obsDim));
+      const res = policy.act(p, obs, { seed: rng.nextUint32(), stdScale });
+      const ls = tf.tidy(() => policy.logStd(p).dataSync() as Float32Array);
+      rows.forEach((i, j) => {
+        actions.set(res.action.subarray(j * actDim, (j + 1) * actDim), i * actDim);
+        means.set(res.mean.subarray(j * actDim, (j + 1) * actDim), i * actDim);
+        logStds.set(ls, i * actDim);
+      });
+    }
+    return { actions, agentInfos: { mean: means, logStd: logStds } };
+  };
+}
+
+function observationRow(batch: ActBatch, i: number, mode: ObsMode): Float32Array {
+  const o = batch.observations[i];
+  if (mode === 'state') return Float32Array.from(o.state);
+  if (!o.image) throw new Error('vision policy: the env renders no images (create it with a camera)');
+  const row = new Float32Array(o.image.length + 3);
+  for (let k = 0; k < o.image.length; k++) row[k] = o.image[k] / 255;
+  row.set(o.hand.subarray(0, 3), o.image.length);
+  return row;
+}
+
+/** Pre-update returns, one adaptation step per task with the learned α, post-update returns. */
+export async function evaluateAdaptation(
+  sampler: Sampler,
+  policy: GmpsPolicy,
+  params: Params,
+  stepSizes: Params,
+  tasks: readonly TaskParams[],
+  K: number,
+  obsMode: ObsMode,
+  rng: Rng,
+): Promise<{ result: EvalResult; samples: number; pre: Trajectory[][]; post: Trajectory[][]; adapted: Params[] }> {
+  const pre = await sampler.sample({ tasks, rolloutsPerTask: K, act: policyAct(policy, () => params, K, obsMode, rng) });
+  const adapted = pre.map((trajs) => adaptStep(policy, params, stepSizes, toAdaptBatch(trajs, obsMode)));
+  const post = await sampler.sample({
+    tasks,
+    rolloutsPerTask: K,
+    queryExpert: true,
+    act: policyAct(policy, (k) => adapted[k], K, obsMode, rng, POST_UPDATE_STD_SCALE),
+  });
+  const result: EvalResult = {
+    preReturn: mean(pre.map(meanReturn)),
+    postReturn: mean(post.map(meanReturn)),
+    preSuccess: mean(pre.map(successRate)),
+    postSuccess: mean(post.map(successRate)),
+  };
+  return { result, samples: steps(pre) + steps(post), pre, post, adapted };
+}
+
+export type ExpertChoice = { kind: 'scripted' } | { kind: 'agent'; expert: Expert } | { kind: 'demos'; source: DemonstrationSource };
+
+export interface MetaTrainOptions {
+  config: MetaTrainConfig;
+  sampler: Sampler;
+  expert?: ExpertChoice;
+  /** Directory for checkpoint.json, weights and the curve (SVG/HTML); none: nothing written. */
+  outDir?: string;
+  /** Continue from the checkpoint in `outDir`. */
+  resume?: boolean;
+  /** Stop after this iteration count in this call (for tests of resuming); default all. */
+  stopAfter?: number;
+  onIteration?: (log: IterationLog, state: TrainState) => void;
+  onEval?: (point: CurvePoint) => void;
+}
+
+export interface MetaTrainResult {
+  state: TrainState;
+  policy: GmpsPolicy;
+  learner: GmpsLearner;
+  demos: TaskDemos[];
+  dispose(): void;
+}
+
+function rngFor(seed: number, what: string): Rng {
+  return new Rng(`${seed}-${what}`);
+}
+
+/** Draws the fixed training tasks and the held-out tasks (separate streams of the seed). */
+export function drawTasks(c: MetaTrainConfig, sampleTask: (rng: () => number) => TaskParams): { tasks: TaskParams[]; heldOut: TaskParams[] } {
+  const tr = rngFor(c.seed, 'tasks').asFunction();
+  const ho = rngFor(c.seed, 'held-out').asFunction();
+  return {
+    tasks: Array.from({ length: c.numTasks }, () => sampleTask(tr)),
+    heldOut: Array.from({ length: c.numHeldOut }, () => sampleTask(ho)),
+  };
+}
+
+function checkConfig(c: MetaTrainConfig): void {
+  const ints: [string, number, number][] = [
+    ['numTasks', c.numTasks, 1],
+    ['numHeldOut', c.numHeldOut, 0],
+    ['rolloutsPerTask', c.rolloutsPerTask, 2],
+    ['demosPerTask', c.demosPerTask, 1],
+    ['iterations', c.iterations, 1],
+    ['adamSteps', c.adamSteps, 1],
+    ['evalEvery', c.evalEvery, 0],
+    ['daggerRollouts', c.daggerRollouts, 1],
+  ];
+  for (const [name, v, min] of ints) {
+    if (!Number.isInteger(v) || v < min) throw new Error(`${name} must be an integer >= ${min}, got ${v}`);
+  }
+  if (!(c.lr > 0)) throw new Error(`lr must be > 0, got ${c.lr}`);
+  if (!(c.expertNoise >= 0)) throw new Error(`expertNoise must be >= 0, got ${c.expertNoise}`);
+}
+
+/** Runs (or resumes) meta-training. */
+export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult> {
+  const sampler = opts.sampler;
+  let c = opts.config;
+  checkConfig(c);
+  let state: TrainState;
+  let learner: GmpsLearner;
+  let demos: TaskDemos[];
+  let policy: GmpsPolicy;
+  if (opts.resume) {
+    if (!opts.outDir) throw new Error('resume needs the checkpoint directory');
+    const ck = await loadCheckpoint(opts.outDir);
+    c = { ...ck.state.config, iterations: Math.max(c.iterations, ck.state.config.iterations) };
+    state = { ...ck.state, config: c };
+    policy = ck.policy;
+    learner = new GmpsLearner(policy, { params: ck.params, stepSizes: ck.stepSizes }, { adam: { lr: c.lr } });
+    learner.adam.restore(ck.adamStep, ck.adamSlots);
+    demos = ck.demos;
+    disposeParams(ck.params);
+    disposeParams(ck.stepSizes);
+    for (const t of Object.values(ck.adamSlots)) t.dispose();
+  } else {
+    policy = createPolicy(c.policy);
+    const init = policy.init(c.seed);
+    learner = new GmpsLearner(policy, init, { adam: { lr: c.lr } });
+    disposeParams(init.params);
+    disposeParams(init.stepSizes);
+    const { createEnvFromSpec } = await import('./worker/spec.js');
+    const probe = await createEnvFromSpec(envSpecOf(c), 0);
+    let drawn: { tasks: TaskParams[]; heldOut: TaskParams[] };
+    try {
+      drawn = drawTasks(c, (r) => probe.sampleTask(r));
+    } finally {
+      probe.close();
+    }
+    const { tasks, heldOut } = drawn;
+    const expertTrajs = await collectExpertData(opts.expert ?? { kind: 'scripted' }, sampler, tasks, c);
+    const expertSamples = steps(expertTrajs);
+    demos = expertTrajs.map((trajs) => toTaskDemos(trajs, c.obsMode, trajs[0]?.expertActions ? 'expert' : 'actions'));
+    state = {
+      config: c,
+      iteration: 0,
+      envSamples: expertSamples,
+      expertSamples,
+      expertReturn: mean(expertTrajs.map(meanReturn)),
+      expertSuccess: mean(expertTrajs.map(successRate)),
+      tasks,
+      heldOut,
+      iterations: [],
+      curve: [],
+    };
+  }
+  const daggerExpert: Expert | undefined = !c.dagger
+    ? undefined
+    : opts.expert?.kind === 'agent'
+      ? opts.expert.expert
+      : opts.expert?.kind === 'demos'
+        ? undefined
+        : scriptedExpert;
+  if (c.dagger && !daggerExpert) throw new Error('DAgger needs an expert that can label states (scripted or SAC), not recorded demonstrations');
+
+  const K = c.rolloutsPerTask;
+  const stop = Math.min(c.iterations, opts.stopAfter ?? c.iterations);
+  for (let itr = state.iteration; itr < stop; itr++) {
+    const rng = rngFor(c.seed, `itr-${itr}`);
+    const isEval = c.evalEvery > 0 && itr % c.evalEvery === 0;
+    let trainTrajs: Trajectory[][];
+    let adaptedForDagger: Params[] | undefined;
+    if (isEval) {
+      const ev = await evaluateAdaptation(sampler, policy, learner.params, learner.stepSizes, state.tasks, K, c.obsMode, rng);
+      state.envSamples += ev.samples;
+      const point: CurvePoint = { iteration: itr, envSamples: state.envSamples, train: ev.result };
+      if (state.heldOut.length) {
+        const ho = await evaluateAdaptation(sampler, policy, learner.params, learner.stepSizes, state.heldOut, K, c.obsMode, rng);
+        state.envSamples += ho.samples;
+        ho.adapted.forEach(disposeParams);
+        point.heldOut = ho.result;
+        point.envSamples = state.envSamples;
+      }
+      state.curve.push(point);
+      opts.onEval?.(point);
+      // θ has not moved since the evaluation's pre-update rollouts: they are this iteration's D^tr.
+      trainTrajs = ev.pre;
+      if (c.dagger) {
+        adaptedForDagger = ev.adapted;
+        await aggregate(demos, ev.post.map((g) => g.slice(0, c.daggerRollouts)), daggerExpert!, c.obsMode);
+      } else {
+        ev.adapted.forEach(disposeParams);
+      }
+    } else {
+      trainTrajs = await sampler.sample({ tasks: state.tasks, rolloutsPerTask: K, act: policyAct(policy, () => learner.params, K, c.obsMode, rng) });
+      state.envSamples += steps(trainTrajs);
+      if (c.dagger) {
+        const adapted = trainTrajs.map((g) => adaptStep(policy, learner.params, learner.stepSizes, toAdaptBatch(g, c.obsMode)));
+        const post = await sampler.sample({
+          tasks: state.tasks,
+          rolloutsPerTask: c.daggerRollouts,
+          queryExpert: true,
+          act: policyAct(policy, (k) => adapted[k], c.daggerRollouts, c.obsMode, rng, POST_UPDATE_STD_SCALE),
+        });
+        state.envSamples += steps(post);
+        adaptedForDagger = adapted;
+        await aggregate(demos, post, daggerExpert!, c.obsMode);
+      }
+    }
+    adaptedForDagger?.forEach(disposeParams);
+    const batches: TaskBatch[] = trainTrajs.map((g, i) => ({ samples: toTaskSamples(g, c.obsMode), demos: demos[i] }));
+    const prepared = prepareBatch(policy, batches);
+    let lossFirst = Number.NaN;
+    let lossLast = Number.NaN;
+    try {
+      for (let s = 0; s < c.adamSteps; s++) {
+        const l = learner.metaStep(prepared);
+        if (!Number.isFinite(l)) throw new Error(`meta-loss became ${l} at iteration ${itr}, Adam step ${s}; lower --lr`);
+        if (s === 0) lossFirst = l;
+        lossLast = l;
+      }
+    } finally {
+      prepared.dispose();
+    }
+    const log: IterationLog = {
+      iteration: itr,
+      envSamples: state.envSamples,
+      lossFirst,
+      lossLast,
+      preReturn: mean(trainTrajs.map(meanReturn)),
+      meanStepSize: meanStepSize(learner),
+      demoRows: demos.reduce((s, d) => s + d.actions.length / c.policy.actDim, 0),
+    };
+    state.iterations.push(log);
+    state.iteration = itr + 1;
+    opts.onIteration?.(log, state);
+    if (opts.outDir) await saveCheckpoint(opts.outDir, state, learner, demos);
+  }
+  if (state.iteration >= c.iterations && c.evalEvery >= 0 && state.curve.at(-1)?.iteration !== c.iterations) {
+    // Final evaluation of the trained θ.
+    const rng = rngFor(c.seed, `itr-${c.iterations}`);
+    const ev = await evaluateAdaptation(sampler, policy, learner.params, learner.stepSizes, state.tasks, K, c.obsMode, rng);
+    ev.adapted.forEach(disposeParams);
+    state.envSamples += ev.samples;
+    const point: CurvePoint = { iteration: c.iterations, envSamples: state.envSamples, train: ev.result };
+    if (state.heldOut.length) {
+      const ho = await evaluateAdaptation(sampler, policy, learner.params, learner.stepSizes, state.heldOut, K, c.obsMode, rng);
+      ho.adapted.forEach(disposeParams);
+      state.envSamples += ho.samples;
+      point.heldOut = ho.result;
+      point.envSamples = state.envSamples;
+    }
+    state.curve.push(point);
+    opts.onEval?.(point);
+    if (opts.outDir) await saveCheckpoint(opts.outDir, state, learner, demos);
+  }
+  if (opts.outDir) await writeCurve(opts.outDir, state);
+  return { state, policy, learner, demos, dispose: () => learner.dispose() };
+}
+
+function meanStepSize(learner: GmpsLearner): number {
+  return tf.tidy(() => {
+    const all = Object.values(learner.stepSizes).map((v) => tf.reshape(v, [-1]));
+    return all.length ? tf.mean(tf.concat(all)).dataSync()[0] : Number.NaN;
+  });
+}
+
+async function collectExpertData(choice: ExpertChoice, sampler: Sampler, tasks: TaskParams[], c: MetaTrainConfig): Promise<Trajectory[][]> {
+  if (choice.kind === 'demos') return expertDataset(choice.source, tasks);
+  if (choice.kind === 'agent') return expertDataset({ sampler, expert: choice.expert, rolloutsPerTask: c.demosPerTask }, tasks);
+  const noise = rngFor(c.seed, 'expert-noise');
+  const { rolloutExpert } = await import('./expert.js');
+  return rolloutExpert(sampler, scriptedExpert, tasks, c.demosPerTask, c.expertNoise > 0 ? { noiseStd: c.expertNoise, noiseRng: () => noise.next() } : {});
+}
+
+/** DAgger: relabel the adapted policies' visited states with the expert's actions, append to D*. */
+async function aggregate(demos: TaskDemos[], post: Trajectory[][], expert: Expert, mode: ObsMode): Promise<void> {
+  for (let i = 0; i < demos.length; i++) {
+    const labelled = await labelWithExpert(expert, post[i]);
+    const extra = toTaskDemos(labelled, mode, 'expert');
+    demos[i] = { obs: concat(demos[i].obs, extra.obs), actions: concat(demos[i].actions, extra.actions) };
+  }
+}
+
+function concat(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoints: `checkpoint.json` (config, progress, curve, tfjs weight manifest) + one weights
+// file. The weights file gets a fresh name each save and the JSON is renamed into place last,
+// so a crash never leaves a JSON pointing at a half-written file.
+
+const FORMAT = 'gmps-meta-checkpoint/1';
+
+interface CheckpointJson {
+  format: string;
+  state: TrainState;
+  adamStep: number;
+  numDemoTasks: number;
+  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+}
+
+export async function saveCheckpoint(dir: string, state: TrainState, learner: GmpsLearner, demos: readonly TaskDemos[]): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const named: tf.NamedTensorMap = {};
+  for (const [n, v] of Object.entries(learner.params)) named[`theta/${n}`] = v;
+  for (const [n, v] of Object.entries(learner.stepSizes)) named[`alpha/${n}`] = v;
+  for (const [n, v] of Object.entries(learner.adam.slots())) named[`adam/${n}`] = v;
+  const d = state.config.policy.actDim;
+  const o = state.config.policy.obsDim;
+  const owned: tf.Tensor[] = [];
+  demos.forEach((t, i) => {
+    const m = t.actions.length / d;
+    owned.push((named[`demos/${i}/obs`] = tf.tensor2d(t.obs, [m, o])));
+    owned.push((named[`demos/${i}/actions`] = tf.tensor2d(t.actions, [m, d])));
+  });
+  const { data, specs } = await tf.io.encodeWeights(named);
+  owned.forEach((t) => t.dispose());
+  const weightsFile = `weights-${String(state.iteration).padStart(5, '0')}.bin`;
+  const json: CheckpointJson = {
+    format: FORMAT,
+    state,
+    adamStep: learner.adam.step,
+    numDemoTasks: demos.length,
+    weightsManifest: [{ paths: [weightsFile], weights: specs }],
+  };
+  let previous: string | undefined;
+  try {
+    previous = (JSON.parse(await readFile(path.join(dir, 'checkpoint.json'), 'utf8')) as CheckpointJson).weightsManifest[0].paths[0];
+  } catch {
+    previous = undefined;
+  }
+  await writeFile(path.join(dir, `${weightsFile}.tmp`), new Uint8Array(data));
+  await rename(path.join(dir, `${weightsFile}.tmp`), path.join(dir, weightsFile));
+  await writeFile(path.join(dir, 'checkpoint.json.tmp'), `${JSON.stringify(json, null, 1)}\n`);
+  await rename(path.join(dir, 'checkpoint.json.tmp'), path.join(dir, 'checkpoint.json'));
+  if (previous && previous !== weightsFile) await rm(path.join(dir, previous), { force: true });
+}
+
+export interface LoadedCheckpoint {
+  state: TrainState;
+  policy: GmpsPolicy;
+  params: Params;
+  stepSizes: Params;
+  adamStep: number;
+  adamSlots: Record<string, tf.Tensor>;
+  demos: TaskDemos[];
+}
+
+/** Reads a checkpoint directory (or its checkpoint.json path). Caller disposes the tensors. */
+export async function loadCheckpoint(where: string): Promise<LoadedCheckpoint> {
+  const file = where.endsWith('.json') ? where : path.join(where, 'checkpoint.json');
+  let json: CheckpointJson;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8')) as CheckpointJson;
+  } catch (err) {
+    throw new Error(`cannot read checkpoint ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (json.format !== FORMAT) throw new Error(`${file} is not a GMPS meta-training checkpoint (format '${json.format}', expected '${FORMAT}')`);
+  const group = json.weightsManifest[0];
+  const bin = await readFile(path.join(path.dirname(file), group.paths[0]));
+  const named = tf.io.decodeWeights(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength), group.weights);
+  const policy = createPolicy(json.state.config.policy);
+  const params: Params = {};
+  const stepSizes: Params = {};
+  const adamSlots: Record<string, tf.Tensor> = {};
+  const demos: TaskDemos[] = Array.from({ length: json.numDemoTasks }, () => ({ obs: new Float32Array(0), actions: new Float32Array(0) }));
+  for (const [key, t] of Object.entries(named)) {
+    const slash = key.indexOf('/');
+    const kind = key.slice(0, slash);
+    const rest = key.slice(slash + 1);
+    if (kind === 'theta') params[rest] = t;
+    else if (kind === 'alpha') stepSizes[rest] = t;
+    else if (kind === 'adam') adamSlots[rest] = t;
+    else if (kind === 'demos') {
+      const [i, what] = rest.split('/');
+      demos[Number(i)][what as 'obs' | 'actions'] = t.dataSync() as Float32Array;
+      t.dispose();
+    } else t.dispose();
+  }
+  const { assertParams, stepSizeShapes } = await import('./policy/index.js');
+  assertParams(params, policy.shapes, `checkpoint ${file} θ`);
+  assertParams(stepSizes, stepSizeShapes(policy), `checkpoint ${file} step sizes`);
+  return { state: json.state, policy, params, stepSizes, adamStep: json.adamStep, adamSlots, demos };
+}
+
+/** Learning curves next to the checkpoint: curve.json, curve.svg, curve.html. */
+export async function writeCurve(dir: string, state: TrainState): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'curve.json'), `${JSON.stringify({ curve: state.curve, iterations: state.iterations, expertReturn: state.expertReturn }, null, 1)}\n`);
+  if (state.curve.length === 0) return;
+  const x = state.curve.map((p) => p.envSamples);
+  const series = [
+    { name: 'train pre-update', x, y: state.curve.map((p) => p.train.preReturn) },
+    { name: 'train post-update', x, y: state.curve.map((p) => p.train.postReturn) },
+  ];
+  if (state.curve.every((p) => p.heldOut)) {
+    series.push({ name: 'held-out pre-update', x, y: state.curve.map((p) => p.heldOut!.preReturn) });
+    series.push({ name: 'held-out post-update', x, y: state.curve.map((p) => p.heldOut!.postReturn) });
+  }
+  series.push({ name: 'expert', x, y: state.curve.map(() => state.expertReturn) });
+  await writeLearningCurves(path.join(dir, 'curve'), {
+    title: `GMPS meta-training (${state.config.task})`,
+    xLabel: 'environment samples',
+    yLabel: 'average return',
+    series,
+  });
+}
