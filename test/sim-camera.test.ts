@@ -298,6 +298,8 @@ describe('sim/camera: ray-cast pinhole camera', function () {
       withCamera(s, { pose: lookX }, (cam) => {
         const fps = benchCamera(mj, s.model, s.data, cam, 5, 3);
         assert.ok(Number.isFinite(fps) && fps > 0);
+        const cpuFps = benchCamera(mj, s.model, s.data, cam, 5, 3, 'cpu');
+        assert.ok(Number.isFinite(cpuFps) && cpuFps > 0);
         assert.throws(() => benchCamera(mj, s.model, s.data, cam, 0), /frames must be a positive integer/);
       });
     } finally {
