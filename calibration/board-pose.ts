@@ -42,13 +42,12 @@ export async function boardPoseFromImage(file: string, cal: CameraCalibration, b
   const object = boardObjectPoints(board);
   const k = cal.cameraMatrix;
   const K = new cv.Mat([[k[0], k[1], k[2]], [k[3], k[4], k[5]], [k[6], k[7], k[8]]], cv.CV_64F);
+  // Iterative (Levenberg-Marquardt) solve, the binding's default; its typings misstate the optional arguments.
   const res = cv.solvePnP(
     object.map(([x, y, z]) => new cv.Point3(x, y, z)),
     corners,
     K,
     cal.distortionCoefficients,
-    false,
-    cv.SOLVEPNP_ITERATIVE,
   );
   if (!res.returnValue) return null;
   const pose: Pose = {

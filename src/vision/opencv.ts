@@ -72,8 +72,6 @@ export interface OpenCv {
     imagePoints: CvPoint2[],
     cameraMatrix: CvMat,
     distCoeffs: number[],
-    useExtrinsicGuess?: boolean,
-    flags?: number,
   ): { returnValue: boolean; rvec: CvVec3; tvec: CvVec3 };
   readonly CV_8UC1: number;
   readonly CV_8UC3: number;
