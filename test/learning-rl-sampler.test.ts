@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createLocalSampler, createSampler, type ActFn, type Sampler } from '../src/learning/sampler.js';
 import { Rng } from '../src/learning/rng.js';
-import { PointEnv } from '../sim/point.js';
 import type { TaskParams } from '../sim/types.js';
 import type { EnvSpec } from '../src/learning/worker/spec.js';
 
@@ -61,10 +60,13 @@ describe('learning-rl sampler', function () {
         assert.equal(tr.envInfos.distance.length, 12);
         // reward is −distance after each step (dense point task)
         for (let t = 0; t < 12; t++) assert.ok(Math.abs(tr.rewards[t] + tr.envInfos.distance[t]) < 1e-12);
-        // the state after step t is the state recorded at t+1
-        const env = new PointEnv({ horizon: 12, initNoise: 0.05 });
-        void env;
+        // the point's hand is its position
         assert.deepEqual([...tr.hands.slice(0, 2)], [...tr.states.slice(0, 2)]);
+        // the state after step t is the state recorded at t+1: position moves by 0.1·clip(a)
+        for (let d = 0; d < 2; d++) {
+          const a = Math.min(1, Math.max(-1, tr.actions[d]));
+          assert.ok(Math.abs(tr.states[2 + d] - (tr.states[d] + 0.1 * a)) < 1e-6);
+        }
       }
     });
   });

@@ -1,0 +1,442 @@
+/**
+ * Contextual soft actor-critic (Haarnoja et al. 2018), the GMPS expert learner: one policy for
+ * all meta-training tasks, fed the privileged task context next to the state. Twin Q networks
+ * with Polyak-averaged targets, a tanh-squashed Gaussian policy, automatic entropy tuning, a
+ * reward scale, and a configurable number of gradient steps per environment step. Data comes
+ * from a `Sampler`, so envs step in worker threads while the networks train here.
+ *
+ * Episodes in our tasks end only by the time limit, so the last transition is bootstrapped
+ * (a time-out is not a terminal state).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import './policy/gradients.js';
+import type { TaskParams } from '../../sim/types.js';
+import type { ExpertAgent } from './expert.js';
+import { Rng } from './rng.js';
+import type { ActBatch, ActFn, Sampler } from './sampler.js';
+import { succeeded, undiscountedReturn, type Trajectory } from './trajectory.js';
+
+export interface SacConfig {
+  hidden: number[];
+  actorLr: number;
+  criticLr: number;
+  alphaLr: number;
+  gamma: number;
+  /** Polyak coefficient of the target networks. */
+  tau: number;
+  batchSize: number;
+  /** Multiplies rewards in the critic target (GMPS sweep: 10, 50, 100). */
+  rewardScale: number;
+  /** Gradient steps per collected environment step (fractions allowed). */
+  gradStepsPerEnvStep: number;
+  replayCapacity: number;
+  /** Environment steps with uniform random actions before the policy acts. */
+  warmupSteps: number;
+  /** Initial entropy temperature α. */
+  initialAlpha: number;
+  /** Tune α towards `targetEntropy` (default −actionDim). */
+  autoEntropy: boolean;
+  targetEntropy?: number;
+  seed: number;
+}
+
+export const SAC_DEFAULTS: SacConfig = {
+  hidden: [256, 256],
+  actorLr: 3e-4,
+  criticLr: 3e-4,
+  alphaLr: 3e-4,
+  gamma: 0.99,
+  tau: 0.005,
+  batchSize: 256,
+  rewardScale: 1,
+  gradStepsPerEnvStep: 1,
+  replayCapacity: 1_000_000,
+  warmupSteps: 1000,
+  initialAlpha: 1,
+  autoEntropy: true,
+  seed: 0,
+};
+
+export interface SacDims {
+  stateDim: number;
+  contextDim: number;
+  actionDim: number;
+}
+
+const LOG_STD_MIN = -5;
+const LOG_STD_MAX = 2;
+
+/** Fully connected ReLU network with a linear output; weights Glorot-uniform from a seeded Rng. */
+class Mlp {
+  readonly weights: tf.Variable[] = [];
+  readonly biases: tf.Variable[] = [];
+
+  constructor(name: string, sizes: number[], rng: Rng) {
+    for (let i = 0; i + 1 < sizes.length; i++) {
+      const [fanIn, fanOut] = [sizes[i], sizes[i + 1]];
+      const limit = Math.sqrt(6 / (fanIn + fanOut));
+      const w = Float32Array.from({ length: fanIn * fanOut }, () => rng.uniform(-limit, limit));
+      this.weights.push(tf.variable(tf.tensor2d(w, [fanIn, fanOut]), true, `${name}/W${i}`));
+      this.biases.push(tf.variable(tf.zeros([fanOut]), true, `${name}/b${i}`));
+    }
+  }
+
+  get variables(): tf.Variable[] {
+    return [...this.weights, ...this.biases];
+  }
+
+  apply(x: tf.Tensor2D): tf.Tensor2D {
+    let h = x;
+    const n = this.weights.length;
+    for (let i = 0; i < n; i++) {
+      h = tf.add(tf.matMul(h, this.weights[i]), this.biases[i]) as tf.Tensor2D;
+      if (i + 1 < n) h = tf.relu(h);
+    }
+    return h;
+  }
+
+  copyFrom(other: Mlp, tau = 1): void {
+    tf.tidy(() => {
+      const mine = this.variables;
+      other.variables.forEach((src, i) => {
+        mine[i].assign(tau === 1 ? src : tf.add(tf.mul(src, tau), tf.mul(mine[i], 1 - tau)));
+      });
+    });
+  }
+
+  dispose(): void {
+    for (const v of this.variables) v.dispose();
+  }
+}
+
+/** Ring buffer of (input, action, reward, next input) with input = [state, context]. */
+export class ReplayBuffer {
+  readonly inputs: Float32Array;
+  readonly actions: Float32Array;
+  readonly rewards: Float32Array;
+  readonly nextInputs: Float32Array;
+  size = 0;
+  private head = 0;
+
+  constructor(
+    readonly capacity: number,
+    readonly inputDim: number,
+    readonly actionDim: number,
+  ) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`replay capacity must be a positive integer, got ${capacity}`);
+    this.inputs = new Float32Array(capacity * inputDim);
+    this.nextInputs = new Float32Array(capacity * inputDim);
+    this.actions = new Float32Array(capacity * actionDim);
+    this.rewards = new Float32Array(capacity);
+  }
+
+  /** Adds every transition of a trajectory (state + its context as input). */
+  addTrajectory(tr: Trajectory): void {
+    const sd = tr.stateDim;
+    if (sd + tr.context.length !== this.inputDim) throw new Error(`replay expects input width ${this.inputDim}, trajectory has ${sd}+${tr.context.length}`);
+    if (tr.actionDim !== this.actionDim) throw new Error(`replay expects ${this.actionDim}-D actions, trajectory has ${tr.actionDim}`);
+    for (let t = 0; t < tr.length; t++) {
+      const i = this.head;
+      const next = t + 1 < tr.length ? tr.states.subarray((t + 1) * sd, (t + 2) * sd) : tr.finalState;
+      this.inputs.set(tr.states.subarray(t * sd, (t + 1) * sd), i * this.inputDim);
+      this.inputs.set(tr.context, i * this.inputDim + sd);
+      this.nextInputs.set(next, i * this.inputDim);
+      this.nextInputs.set(tr.context, i * this.inputDim + sd);
+      for (let d = 0; d < this.actionDim; d++) this.actions[i * this.actionDim + d] = Math.min(1, Math.max(-1, tr.actions[t * this.actionDim + d]));
+      this.rewards[i] = tr.rewards[t];
+      this.head = (this.head + 1) % this.capacity;
+      this.size = Math.min(this.size + 1, this.capacity);
+    }
+  }
+
+  sample(n: number, rng: Rng): { inputs: Float32Array; actions: Float32Array; rewards: Float32Array; nextInputs: Float32Array } {
+    if (this.size === 0) throw new Error('replay buffer is empty');
+    const inputs = new Float32Array(n * this.inputDim);
+    const nextInputs = new Float32Array(n * this.inputDim);
+    const actions = new Float32Array(n * this.actionDim);
+    const rewards = new Float32Array(n);
+    for (let k = 0; k < n; k++) {
+      const i = rng.int(this.size);
+      inputs.set(this.inputs.subarray(i * this.inputDim, (i + 1) * this.inputDim), k * this.inputDim);
+      nextInputs.set(this.nextInputs.subarray(i * this.inputDim, (i + 1) * this.inputDim), k * this.inputDim);
+      actions.set(this.actions.subarray(i * this.actionDim, (i + 1) * this.actionDim), k * this.actionDim);
+      rewards[k] = this.rewards[i];
+    }
+    return { inputs, actions, rewards, nextInputs };
+  }
+}
+
+export interface SacLosses {
+  critic: number;
+  actor: number;
+  alpha: number;
+  /** Current temperature α. */
+  alphaValue: number;
+}
+
+export class ContextualSac implements ExpertAgent {
+  readonly name = 'contextual-sac';
+  readonly needsEnvExpert = false;
+  readonly config: SacConfig;
+  readonly replay: ReplayBuffer;
+  readonly inputDim: number;
+  /** Environment steps collected so far. */
+  envSteps = 0;
+  gradSteps = 0;
+  private readonly rng: Rng;
+  private readonly actor: Mlp;
+  private readonly q1: Mlp;
+  private readonly q2: Mlp;
+  private readonly q1Target: Mlp;
+  private readonly q2Target: Mlp;
+  private readonly logAlpha: tf.Variable;
+  private readonly actorOpt: tf.Optimizer;
+  private readonly criticOpt: tf.Optimizer;
+  private readonly alphaOpt: tf.Optimizer;
+  private readonly targetEntropy: number;
+
+  constructor(
+    readonly dims: SacDims,
+    config: Partial<SacConfig> = {},
+  ) {
+    this.config = { ...SAC_DEFAULTS, ...config };
+    const c = this.config;
+    for (const [k, v] of Object.entries({ batchSize: c.batchSize, replayCapacity: c.replayCapacity })) {
+      if (!Number.isInteger(v) || v < 1) throw new Error(`SAC ${k} must be a positive integer, got ${v}`);
+    }
+    if (!(c.gradStepsPerEnvStep >= 0)) throw new Error(`SAC gradStepsPerEnvStep must be >= 0, got ${c.gradStepsPerEnvStep}`);
+    if (!(c.initialAlpha > 0)) throw new Error(`SAC initialAlpha must be > 0, got ${c.initialAlpha}`);
+    const { stateDim, contextDim, actionDim } = dims;
+    this.inputDim = stateDim + contextDim;
+    this.rng = new Rng(c.seed);
+    const init = this.rng.fork();
+    this.actor = new Mlp('sac/actor', [this.inputDim, ...c.hidden, 2 * actionDim], init);
+    this.q1 = new Mlp('sac/q1', [this.inputDim + actionDim, ...c.hidden, 1], init);
+    this.q2 = new Mlp('sac/q2', [this.inputDim + actionDim, ...c.hidden, 1], init);
+    this.q1Target = new Mlp('sac/q1_target', [this.inputDim + actionDim, ...c.hidden, 1], init);
+    this.q2Target = new Mlp('sac/q2_target', [this.inputDim + actionDim, ...c.hidden, 1], init);
+    this.q1Target.copyFrom(this.q1);
+    this.q2Target.copyFrom(this.q2);
+    this.logAlpha = tf.variable(tf.scalar(Math.log(c.initialAlpha)), true, 'sac/log_alpha');
+    this.targetEntropy = c.targetEntropy ?? -actionDim;
+    this.actorOpt = tf.train.adam(c.actorLr);
+    this.criticOpt = tf.train.adam(c.criticLr);
+    this.alphaOpt = tf.train.adam(c.alphaLr);
+    this.replay = new ReplayBuffer(c.replayCapacity, this.inputDim, actionDim);
+  }
+
+  /** Mean action tanh(μ) and a reparameterised sample with its log-density (tanh-corrected). */
+  private policy(x: tf.Tensor2D, eps: tf.Tensor2D): { mean: tf.Tensor2D; action: tf.Tensor2D; logp: tf.Tensor1D } {
+    const ad = this.dims.actionDim;
+    const out = this.actor.apply(x);
+    const mu = tf.slice(out, [0, 0], [-1, ad]);
+    const raw = tf.slice(out, [0, ad], [-1, ad]);
+    const logStd = tf.add(LOG_STD_MIN, tf.mul(0.5 * (LOG_STD_MAX - LOG_STD_MIN), tf.add(tf.tanh(raw), 1)));
+    const u = tf.add(mu, tf.mul(tf.exp(logStd), eps));
+    const action = tf.tanh(u);
+    const gauss = tf.sum(tf.sub(tf.mul(-0.5, tf.square(eps)), tf.add(logStd, 0.5 * Math.log(2 * Math.PI))), 1);
+    const squash = tf.sum(tf.log(tf.add(tf.sub(1, tf.square(action)), 1e-6)), 1);
+    return { mean: tf.tanh(mu), action: action as tf.Tensor2D, logp: tf.sub(gauss, squash) as tf.Tensor1D };
+  }
+
+  private noise(n: number): tf.Tensor2D {
+    return tf.tensor2d(this.rng.fillNormal(new Float32Array(n * this.dims.actionDim)), [n, this.dims.actionDim]);
+  }
+
+  private inputRows(states: Float32Array | Float64Array, contexts: Float64Array[] | Float64Array, n: number): Float32Array {
+    const { stateDim, contextDim } = this.dims;
+    if (states.length !== n * stateDim) throw new Error(`SAC expects ${n} states of width ${stateDim}, got ${states.length} values`);
+    const x = new Float32Array(n * this.inputDim);
+    for (let i = 0; i < n; i++) {
+      x.set(states.subarray(i * stateDim, (i + 1) * stateDim), i * this.inputDim);
+      const c = Array.isArray(contexts) ? contexts[i] : contexts;
+      if (c.length !== contextDim) throw new Error(`SAC expects contexts of width ${contextDim}, got ${c.length}`);
+      x.set(c, i * this.inputDim + stateDim);
+    }
+    return x;
+  }
+
+  private batchInputs(batch: ActBatch): Float32Array {
+    const n = batch.observations.length;
+    const sd = this.dims.stateDim;
+    const states = new Float32Array(n * sd);
+    batch.observations.forEach((o, i) => states.set(o.state, i * sd));
+    return this.inputRows(states, batch.contexts, n);
+  }
+
+  /** Deterministic actions tanh(μ) for stored states (one context per row or one for all). */
+  async label(states: Float32Array, contexts: Float64Array[] | Float64Array): Promise<Float32Array> {
+    const n = states.length / this.dims.stateDim;
+    const x = this.inputRows(states, contexts, n);
+    const mean = tf.tidy(() => this.policy(tf.tensor2d(x, [n, this.inputDim]), tf.zeros([n, this.dims.actionDim])).mean);
+    const out = (await mean.data()) as Float32Array;
+    mean.dispose();
+    return out;
+  }
+
+  /** Expert action: deterministic tanh(μ). */
+  async act(batch: ActBatch): Promise<Float32Array[]> {
+    const flat = await this.label(
+      (() => {
+        const sd = this.dims.stateDim;
+        const s = new Float32Array(batch.observations.length * sd);
+        batch.observations.forEach((o, i) => s.set(o.state, i * sd));
+        return s;
+      })(),
+      batch.contexts,
+    );
+    const ad = this.dims.actionDim;
+    return batch.observations.map((_, i) => flat.slice(i * ad, (i + 1) * ad));
+  }
+
+  /** Exploration policy for sampling: uniform during warm-up, then tanh-Gaussian samples. */
+  explorationAct(): ActFn {
+    return async (batch) => {
+      const n = batch.observations.length;
+      const ad = this.dims.actionDim;
+      if (this.envSteps < this.config.warmupSteps) {
+        return { actions: Float32Array.from({ length: n * ad }, () => this.rng.uniform(-1, 1)) };
+      }
+      const x = this.batchInputs(batch);
+      const a = tf.tidy(() => this.policy(tf.tensor2d(x, [n, this.inputDim]), this.noise(n)).action);
+      const actions = (await a.data()) as Float32Array;
+      a.dispose();
+      return { actions };
+    };
+  }
+
+  /** One gradient step on critics, actor and temperature from a replay minibatch. */
+  update(): SacLosses {
+    const c = this.config;
+    const b = this.replay.sample(c.batchSize, this.rng);
+    const n = c.batchSize;
+    const ad = this.dims.actionDim;
+    return tf.tidy(() => {
+      const x = tf.tensor2d(b.inputs, [n, this.inputDim]);
+      const x2 = tf.tensor2d(b.nextInputs, [n, this.inputDim]);
+      const a = tf.tensor2d(b.actions, [n, ad]);
+      const r = tf.tensor1d(b.rewards);
+      const alpha = tf.exp(this.logAlpha);
+      const next = this.policy(x2, this.noise(n));
+      const xa2 = tf.concat([x2, next.action], 1);
+      const qNext = tf.reshape(tf.minimum(this.q1Target.apply(xa2), this.q2Target.apply(xa2)), [n]);
+      const y = tf.add(tf.mul(r, c.rewardScale), tf.mul(c.gamma, tf.sub(qNext, tf.mul(alpha, next.logp))));
+      const yc = tf.keep(y);
+      const xa = tf.concat([x, a], 1);
+      const criticLoss = this.criticOpt.minimize(
+        () => {
+          const e1 = tf.sub(tf.reshape(this.q1.apply(xa), [n]), yc);
+          const e2 = tf.sub(tf.reshape(this.q2.apply(xa), [n]), yc);
+          return tf.add(tf.mean(tf.square(e1)), tf.mean(tf.square(e2))) as tf.Scalar;
+        },
+        true,
+        [...this.q1.variables, ...this.q2.variables],
+      )!;
+      yc.dispose();
+      const eps = this.noise(n);
+      let logpNew: tf.Tensor1D | undefined;
+      const actorLoss = this.actorOpt.minimize(
+        () => {
+          const p = this.policy(x, eps);
+          logpNew = tf.keep(p.logp);
+          const xan = tf.concat([x, p.action], 1);
+          const q = tf.reshape(tf.minimum(this.q1.apply(xan), this.q2.apply(xan)), [n]);
+          return tf.mean(tf.sub(tf.mul(tf.exp(this.logAlpha), p.logp), q)) as tf.Scalar;
+        },
+        true,
+        this.actor.variables,
+      )!;
+      let alphaLoss = tf.scalar(0);
+      if (c.autoEntropy) {
+        const target = tf.add(logpNew!, this.targetEntropy);
+        alphaLoss = this.alphaOpt.minimize(() => tf.neg(tf.mean(tf.mul(this.logAlpha, target))) as tf.Scalar, true, [this.logAlpha])!;
+      }
+      logpNew?.dispose();
+      this.q1Target.copyFrom(this.q1, c.tau);
+      this.q2Target.copyFrom(this.q2, c.tau);
+      this.gradSteps++;
+      return {
+        critic: criticLoss.dataSync()[0],
+        actor: actorLoss.dataSync()[0],
+        alpha: alphaLoss.dataSync()[0],
+        alphaValue: Math.exp(this.logAlpha.dataSync()[0]),
+      };
+    });
+  }
+
+  /** Named copies of the actor's weights and the temperature (for saving an expert). */
+  actorWeights(): Record<string, { shape: number[]; data: Float32Array }> {
+    const out: Record<string, { shape: number[]; data: Float32Array }> = {};
+    for (const v of [...this.actor.variables, this.logAlpha]) out[v.name] = { shape: v.shape.slice(), data: v.dataSync() as Float32Array };
+    return out;
+  }
+
+  dispose(): void {
+    for (const m of [this.actor, this.q1, this.q2, this.q1Target, this.q2Target]) m.dispose();
+    this.logAlpha.dispose();
+    for (const o of [this.actorOpt, this.criticOpt, this.alphaOpt]) o.dispose();
+  }
+}
+
+export interface SacRoundStats {
+  round: number;
+  envSteps: number;
+  gradSteps: number;
+  /** Mean undiscounted return of this round's exploration episodes. */
+  meanReturn: number;
+  successRate: number;
+  losses?: SacLosses;
+}
+
+export interface TrainSacOptions {
+  sampler: Sampler;
+  /** The task set; each round draws one task per env slot uniformly from it. */
+  tasks: readonly TaskParams[];
+  /** Total environment steps to collect. */
+  envSteps: number;
+  config?: Partial<SacConfig>;
+  /** Continue training an existing agent instead of a new one. */
+  agent?: ContextualSac;
+  onRound?: (stats: SacRoundStats) => void;
+}
+
+/**
+ * Trains contextual SAC: each round samples one episode per env slot with the exploration
+ * policy, stores it, then takes `gradStepsPerEnvStep` gradient steps per collected step
+ * (from the round that completes the warm-up on).
+ */
+export async function trainSac(opts: TrainSacOptions): Promise<{ agent: ContextualSac; history: SacRoundStats[] }> {
+  if (opts.tasks.length === 0) throw new Error('trainSac needs at least one task');
+  const info = opts.sampler.info;
+  const agent = opts.agent ?? new ContextualSac({ stateDim: info.stateDim, contextDim: info.contextDim, actionDim: info.actionDim }, opts.config);
+  const taskRng = new Rng(`sac-tasks-${agent.config.seed}`);
+  const history: SacRoundStats[] = [];
+  let gradDebt = 0;
+  const stopAt = agent.envSteps + opts.envSteps;
+  for (let round = 0; agent.envSteps < stopAt; round++) {
+    const roundTasks = Array.from({ length: info.nEnvs }, () => opts.tasks[taskRng.int(opts.tasks.length)]);
+    const trajs = (await opts.sampler.sample({ tasks: roundTasks, rolloutsPerTask: 1, act: agent.explorationAct() })).flat();
+    let steps = 0;
+    for (const tr of trajs) {
+      agent.replay.addTrajectory(tr);
+      steps += tr.length;
+    }
+    agent.envSteps += steps;
+    let losses: SacLosses | undefined;
+    if (agent.envSteps >= Math.max(agent.config.warmupSteps, agent.config.batchSize)) {
+      gradDebt += steps * agent.config.gradStepsPerEnvStep;
+      for (; gradDebt >= 1; gradDebt--) losses = agent.update();
+    }
+    const stats: SacRoundStats = {
+      round,
+      envSteps: agent.envSteps,
+      gradSteps: agent.gradSteps,
+      meanReturn: trajs.reduce((s, tr) => s + undiscountedReturn(tr), 0) / trajs.length,
+      successRate: trajs.filter(succeeded).length / trajs.length,
+      ...(losses ? { losses } : {}),
+    };
+    history.push(stats);
+    opts.onRound?.(stats);
+  }
+  return { agent, history };
+}
