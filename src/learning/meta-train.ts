@@ -302,7 +302,10 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
     } finally {
       probe.close();
     }
-    const { tasks, heldOut } = drawn;
+    const { heldOut } = drawn;
+    // Recorded demonstrations fix the training tasks: the ones they were recorded on.
+    const tasks = opts.expert?.kind === 'demos' ? opts.expert.source.tasks().slice(0, c.numTasks) : drawn.tasks;
+    if (tasks.length === 0) throw new Error('the demonstration source holds no tasks');
     const expertTrajs = await collectExpertData(opts.expert ?? { kind: 'scripted' }, sampler, tasks, c);
     const expertSamples = steps(expertTrajs);
     demos = expertTrajs.map((trajs) => toTaskDemos(trajs, c.obsMode, trajs[0]?.expertActions ? 'expert' : 'actions'));
@@ -574,4 +577,66 @@ export async function writeCurve(dir: string, state: TrainState): Promise<void> 
     yLabel: 'average return',
     series,
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Demonstration files (JSON): expert rollouts saved by `gmps train-experts`, read back as a
+// `DemonstrationSource` for meta-training.
+
+const DEMOS_FORMAT = 'gmps-demos/1';
+
+export async function saveDemonstrations(file: string, groups: readonly Trajectory[][], meta: Record<string, unknown> = {}): Promise<void> {
+  const trajectories = groups.flat().map((tr) => ({
+    task: tr.task,
+    context: Array.from(tr.context),
+    length: tr.length,
+    stateDim: tr.stateDim,
+    actionDim: tr.actionDim,
+    states: Array.from(tr.states),
+    hands: Array.from(tr.hands),
+    actions: Array.from(tr.actions),
+    ...(tr.expertActions ? { expertActions: Array.from(tr.expertActions) } : {}),
+    rewards: Array.from(tr.rewards),
+    success: Array.from(tr.envInfos.success ?? []),
+  }));
+  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+  await writeFile(`${file}.tmp`, JSON.stringify({ format: DEMOS_FORMAT, ...meta, trajectories }));
+  await rename(`${file}.tmp`, file);
+}
+
+export async function loadDemonstrations(file: string): Promise<DemonstrationSource> {
+  let json: { format?: string; trajectories?: Record<string, unknown>[] };
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`cannot read demonstrations ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (json.format !== DEMOS_FORMAT || !Array.isArray(json.trajectories)) {
+    throw new Error(`${file} is not a GMPS demonstration file (expected format '${DEMOS_FORMAT}')`);
+  }
+  const f32 = (x: unknown) => Float32Array.from(x as number[]);
+  const trajs: Trajectory[] = json.trajectories.map((t) => {
+    const length = t.length as number;
+    const stateDim = t.stateDim as number;
+    const states = f32(t.states);
+    return {
+      task: t.task as TaskParams,
+      context: Float64Array.from(t.context as number[]),
+      length,
+      stateDim,
+      actionDim: t.actionDim as number,
+      states,
+      hands: f32(t.hands),
+      actions: f32(t.actions),
+      ...(t.expertActions ? { expertActions: f32(t.expertActions) } : {}),
+      rewards: Float64Array.from(t.rewards as number[]),
+      envInfos: { success: Float64Array.from(t.success as number[]) },
+      agentInfos: {},
+      finalState: states.slice((length - 1) * stateDim),
+      finalHand: f32(t.hands).slice((length - 1) * 3),
+      terminated: true,
+    };
+  });
+  const { inMemoryDemonstrations } = await import('./expert.js');
+  return inMemoryDemonstrations(trajs);
 }

@@ -2,10 +2,12 @@ import type { Command } from 'commander';
 import { registerSim } from './sim.js';
 import { registerGraph } from './graph.js';
 import { registerCalibrate } from './calibrate.js';
+import { registerLearning } from './learning.js';
 
 /** Every verb of `gmps`, by area. `bench` is the parent of all `gmps bench ...` verbs. */
 export function registerCommands(program: Command, bench: Command): void {
   registerSim(program, bench);
   registerGraph(program, bench);
   registerCalibrate(program, bench);
+  registerLearning(program, bench);
 }

@@ -1,0 +1,395 @@
+/**
+ * GMPS learning verbs: `gmps train-experts`, `gmps meta-train`, `gmps adapt`, `gmps eval`.
+ * Heavy modules (tfjs, MuJoCo) load inside the actions.
+ */
+import path from 'node:path';
+import type { Command } from 'commander';
+import type { TaskParams } from '../../../sim/types.js';
+import type { BackendChoice } from '../../learning/backend.js';
+import type { Sampler } from '../../learning/sampler.js';
+import { CliError } from '../errors.js';
+
+const DEG = Math.PI / 180;
+const TASKS = ['door', 'push', 'point'] as const;
+type Task = (typeof TASKS)[number];
+
+function int(name: string, value: string, min = 1): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new CliError(`${name} must be an integer >= ${min}, got '${value}'`);
+  return n;
+}
+
+function num(name: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new CliError(`${name} must be a number, got '${value}'`);
+  return n;
+}
+
+function taskKind(value: string): Task {
+  if (!(TASKS as readonly string[]).includes(value)) throw new CliError(`--task must be one of ${TASKS.join(', ')}, got '${value}'`);
+  return value as Task;
+}
+
+async function useBackend(name: string | undefined): Promise<void> {
+  const { initBackend, isBackendChoice, BACKEND_CHOICES } = await import('../../learning/backend.js');
+  if (name !== undefined && !isBackendChoice(name)) throw new CliError(`--backend must be one of ${BACKEND_CHOICES.join(', ')}, got '${name}'`);
+  try {
+    await initBackend({ backend: name as BackendChoice | undefined });
+  } catch (err) {
+    throw new CliError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+async function openSampler(task: Task, dense: boolean, seed: number, opts: { envs?: string; workers?: string }): Promise<Sampler> {
+  const { createSampler, createLocalSampler } = await import('../../learning/sampler.js');
+  const nEnvs = opts.envs ? int('--envs', opts.envs) : 10;
+  const nWorkers = opts.workers !== undefined ? int('--workers', opts.workers, 0) : undefined;
+  const env = { kind: task, options: { dense, seed } };
+  return nWorkers === 0 ? createLocalSampler({ env, nEnvs }) : createSampler({ env, nEnvs, nWorkers });
+}
+
+function userError(err: unknown): never {
+  if (err instanceof CliError) throw err;
+  throw new CliError(err instanceof Error ? err.message : String(err), 1);
+}
+
+async function progressBar(total: number, label: string, enabled: boolean) {
+  if (!enabled || !process.stderr.isTTY) return { update: (_v: number, _p?: Record<string, unknown>) => {}, stop: () => {} };
+  const { default: cliProgress } = await import('cli-progress');
+  const bar = new cliProgress.SingleBar(
+    { stream: process.stderr, format: `${label} [{bar}] {value}/{total} {status}`, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, 0, { status: '' });
+  return { update: (v: number, p?: Record<string, unknown>) => bar.update(v, p), stop: () => bar.stop() };
+}
+
+function targetTask(task: Task, opts: { targetDeg?: string; goal?: string }): TaskParams | undefined {
+  if (opts.targetDeg !== undefined) {
+    if (task !== 'door') throw new CliError('--target-deg applies to --task door only');
+    const deg = num('--target-deg', opts.targetDeg);
+    if (deg < 0 || deg > 60) throw new CliError(`--target-deg ${deg} is outside [0, 60] degrees`);
+    return { kind: 'door', targetRad: deg * DEG };
+  }
+  if (opts.goal !== undefined) {
+    if (task === 'door') throw new CliError('--goal applies to push and point tasks; use --target-deg for the door');
+    const parts = opts.goal.split(',').map((s) => num('--goal', s));
+    if (parts.length !== 2) throw new CliError(`--goal takes two numbers x,y, got '${opts.goal}'`);
+    return { kind: task, goal: [parts[0], parts[1]] };
+  }
+  return undefined;
+}
+
+const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : String(x));
+
+interface MetaTrainCli {
+  task: string;
+  out?: string;
+  tasks: string;
+  heldOut: string;
+  rollouts: string;
+  demos: string;
+  expertNoise: string;
+  expert: string;
+  demosFile?: string;
+  sacSteps: string;
+  iterations: string;
+  adamSteps: string;
+  lr: string;
+  evalEvery: string;
+  dagger?: boolean;
+  daggerRollouts: string;
+  hidden: string;
+  latentDim: string;
+  stepSize: string;
+  policy: string;
+  seed: string;
+  dense?: boolean;
+  resume?: boolean;
+  envs?: string;
+  workers?: string;
+  backend?: string;
+  json?: boolean;
+}
+
+async function runMetaTrain(o: MetaTrainCli): Promise<void> {
+  const task = taskKind(o.task);
+  const out = o.out ?? path.join('checkpoints', `${task}-state`);
+  if (!['scripted', 'sac', 'demos'].includes(o.expert)) throw new CliError(`--expert must be scripted, sac or demos, got '${o.expert}'`);
+  if (o.expert === 'demos' && !o.demosFile) throw new CliError('--expert demos needs --demos-file FILE (written by gmps train-experts --expert scripted)');
+  if (!['mlp', 'mlp-biasAda'].includes(o.policy)) throw new CliError(`--policy must be mlp or mlp-biasAda, got '${o.policy}'`);
+  const hidden = o.hidden.split(',').map((s) => int('--hidden', s));
+  const seed = int('--seed', o.seed, 0);
+  await useBackend(o.backend);
+  const mt = await import('../../learning/meta-train.js');
+  const { defaultMlpConfig } = await import('../../learning/policy/index.js');
+  const { createEnv } = await import('../../../sim/index.js');
+  const probe = await createEnv(task, {});
+  const dims = { obsDim: probe.stateDim, actDim: probe.actionDim };
+  const config = mt.defaultMetaTrainConfig(task, dims);
+  Object.assign(config, {
+    envOptions: { dense: !!o.dense },
+    seed,
+    numTasks: int('--tasks', o.tasks),
+    numHeldOut: int('--held-out', o.heldOut, 0),
+    rolloutsPerTask: int('--rollouts', o.rollouts, 2),
+    demosPerTask: int('--demos', o.demos),
+    expertNoise: num('--expert-noise', o.expertNoise),
+    iterations: int('--iterations', o.iterations),
+    adamSteps: int('--adam-steps', o.adamSteps),
+    lr: num('--lr', o.lr),
+    evalEvery: int('--eval-every', o.evalEvery, 0),
+    dagger: !!o.dagger,
+    daggerRollouts: int('--dagger-rollouts', o.daggerRollouts),
+  });
+  config.policy = {
+    ...defaultMlpConfig(dims.obsDim, dims.actDim, o.policy as 'mlp' | 'mlp-biasAda'),
+    hidden,
+    latentDim: int('--latent-dim', o.latentDim, 0),
+    initStepSize: num('--step-size', o.stepSize),
+  };
+  const sacTasks = mt.drawTasks(config, (r) => probe.sampleTask(r)).tasks;
+  probe.close();
+  const sampler = await openSampler(task, !!o.dense, seed, o);
+  const bar = await progressBar(config.iterations, 'meta-train', true);
+  const t0 = Date.now();
+  try {
+    let expert: import('../../learning/meta-train.js').ExpertChoice = { kind: 'scripted' };
+    if (o.expert === 'demos') expert = { kind: 'demos', source: await mt.loadDemonstrations(o.demosFile!) };
+    if (o.expert === 'sac') {
+      const { trainSac } = await import('../../learning/sac.js');
+      const tasks = sacTasks;
+      process.stderr.write(`training contextual SAC experts for ${int('--sac-steps', o.sacSteps)} env steps\n`);
+      const { agent } = await trainSac({ sampler, tasks, envSteps: int('--sac-steps', o.sacSteps), config: { seed } });
+      expert = { kind: 'agent', expert: agent };
+    }
+    const res = await mt.metaTrain({
+      config,
+      sampler,
+      expert,
+      outDir: out,
+      resume: !!o.resume,
+      onIteration: (log, st) => bar.update(st.iteration, { status: `loss ${log.lossLast.toFixed(4)} pre ${fmt(log.preReturn)}` }),
+      onEval: (p) => {
+        if (!o.json && !process.stderr.isTTY) {
+          process.stderr.write(`itr ${p.iteration}: train pre ${fmt(p.train.preReturn)} post ${fmt(p.train.postReturn)} (success ${fmt(p.train.postSuccess)})` +
+            (p.heldOut ? `, held-out pre ${fmt(p.heldOut.preReturn)} post ${fmt(p.heldOut.postReturn)} (success ${fmt(p.heldOut.postSuccess)})` : '') + '\n');
+        }
+      },
+    });
+    bar.stop();
+    const last = res.state.curve.at(-1);
+    const summary = {
+      checkpoint: path.join(out, 'checkpoint.json'),
+      task,
+      iterations: res.state.iteration,
+      envSamples: res.state.envSamples,
+      expertSamples: res.state.expertSamples,
+      expertReturn: res.state.expertReturn,
+      expertSuccess: res.state.expertSuccess,
+      final: last ?? null,
+      seconds: (Date.now() - t0) / 1000,
+    };
+    res.dispose();
+    if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    else {
+      process.stdout.write(`meta-trained ${task} for ${summary.iterations} iterations, ${summary.envSamples} env samples (${summary.expertSamples} expert), checkpoint ${summary.checkpoint}\n`);
+      if (last) {
+        process.stdout.write(`train tasks: pre ${fmt(last.train.preReturn)}, post ${fmt(last.train.postReturn)}, post success ${fmt(last.train.postSuccess)}; expert ${fmt(summary.expertReturn)}\n`);
+        if (last.heldOut) process.stdout.write(`held-out:    pre ${fmt(last.heldOut.preReturn)}, post ${fmt(last.heldOut.postReturn)}, post success ${fmt(last.heldOut.postSuccess)}\n`);
+      }
+      process.stdout.write(`curve: ${path.join(out, 'curve.svg')}, ${path.join(out, 'curve.html')}\n`);
+    }
+  } catch (err) {
+    bar.stop();
+    userError(err);
+  } finally {
+    await sampler.close();
+  }
+}
+
+export function registerLearning(program: Command, _bench: Command): void {
+  program
+    .command('meta-train')
+    .description('meta-train a GMPS policy: expert demonstrations D*, then meta-iterations of K rollouts per task and Adam steps on the second-order meta-objective; writes a resumable checkpoint and the learning curve (SVG/HTML)')
+    .option('--task <task>', 'door, push or point', 'door')
+    .option('--out <dir>', 'checkpoint directory (default checkpoints/<task>-state)')
+    .option('--tasks <n>', 'number of fixed meta-training tasks', '10')
+    .option('--held-out <n>', 'held-out tasks evaluated with the training tasks', '5')
+    .option('--rollouts <k>', 'K: pre-update rollouts per task and iteration', '20')
+    .option('--demos <n>', 'expert rollouts per task in D*', '5')
+    .option('--expert-noise <std>', 'Gaussian noise on the scripted expert\'s executed actions (labels stay clean)', '0.1')
+    .option('--expert <kind>', 'scripted (the envs\' scripted experts), sac (contextual SAC trained first) or demos (--demos-file)', 'scripted')
+    .option('--demos-file <file>', 'demonstrations written by gmps train-experts --expert scripted')
+    .option('--sac-steps <n>', 'environment steps of SAC expert training (--expert sac)', '20000')
+    .option('--iterations <n>', 'meta-iterations', '20')
+    .option('--adam-steps <n>', 'Adam steps on the meta-objective per iteration', '100')
+    .option('--lr <lr>', 'Adam learning rate', '0.001')
+    .option('--eval-every <n>', 'evaluate pre/post-adaptation returns every n iterations (0: only at the end)', '2')
+    .option('--dagger', 'aggregate expert-labelled rollouts of the adapted policies into D*')
+    .option('--dagger-rollouts <n>', 'adapted-policy rollouts per task per DAgger round', '2')
+    .option('--policy <kind>', 'mlp (every parameter adapts) or mlp-biasAda (only z adapts)', 'mlp')
+    .option('--hidden <sizes>', 'hidden layer sizes, comma separated', '100,100')
+    .option('--latent-dim <n>', 'size of the bias-transformation vector z', '4')
+    .option('--step-size <a>', 'initial value of every learned step size', '0.5')
+    .option('--seed <n>', 'seed of task draws, initialisation and sampling', '0')
+    .option('--dense', 'dense (shaped) reward variant')
+    .option('--resume', 'continue the checkpoint in --out (its config wins; --iterations may extend it)')
+    .option('--envs <n>', 'envs stepped in parallel', '10')
+    .option('--workers <n>', 'env worker threads (0: envs in the main thread; default one per core)')
+    .option('--backend <name>', 'tfjs backend: auto, node-gpu, node, wasm, cpu')
+    .option('--json', 'print one JSON summary on stdout')
+    .action((o: MetaTrainCli) => runMetaTrain(o));
+
+  program
+    .command('adapt')
+    .description('meta-test adaptation on a task never trained on: K rollouts, one policy-gradient step with the learned step sizes, repeated; step 0 is before adaptation, success is the fraction of rollouts ending in success')
+    .requiredOption('--checkpoint <path>', 'checkpoint directory or its checkpoint.json')
+    .option('--task <task>', 'door, push or point (must match the checkpoint)', 'door')
+    .option('--target-deg <deg>', 'door target angle in degrees [0, 60]')
+    .option('--goal <x,y>', 'push/point goal')
+    .option('--steps <n>', 'adaptation steps', '3')
+    .option('--rollouts <k>', 'rollouts per step', '20')
+    .option('--seed <n>', 'sampling seed (and the task draw when no target is given)', '0')
+    .option('--envs <n>', 'envs stepped in parallel', '10')
+    .option('--workers <n>', 'env worker threads (0: main thread)')
+    .option('--backend <name>', 'tfjs backend')
+    .option('--json', 'print { steps: [{ step, return, success }], expertReturn } on stdout')
+    .action(async (o: { checkpoint: string; task: string; targetDeg?: string; goal?: string; steps: string; rollouts: string; seed: string; envs?: string; workers?: string; backend?: string; json?: boolean }) => {
+      const task = taskKind(o.task);
+      const seed = int('--seed', o.seed, 0);
+      const steps = int('--steps', o.steps, 0);
+      const rollouts = int('--rollouts', o.rollouts, 2);
+      await useBackend(o.backend);
+      let target = targetTask(task, o);
+      if (!target) {
+        const { createEnv } = await import('../../../sim/index.js');
+        const { Rng } = await import('../../learning/rng.js');
+        const probe = await createEnv(task, {});
+        target = probe.sampleTask(new Rng(`${seed}-adapt-task`).asFunction());
+        probe.close();
+      }
+      const { readFile } = await import('node:fs/promises');
+      const ckFile = o.checkpoint.endsWith('.json') ? o.checkpoint : path.join(o.checkpoint, 'checkpoint.json');
+      let dense = false;
+      try {
+        dense = !!JSON.parse(await readFile(ckFile, 'utf8')).state?.config?.envOptions?.dense;
+      } catch (err) {
+        throw new CliError(`cannot read checkpoint ${ckFile}: ${(err as Error).message}`);
+      }
+      const sampler = await openSampler(task, dense, seed, o);
+      try {
+        const { adaptToTask } = await import('../../learning/adapt.js');
+        const res = await adaptToTask({
+          checkpoint: o.checkpoint,
+          sampler,
+          task: target!,
+          steps,
+          rollouts,
+          seed,
+          onStep: (s) => { if (!o.json) process.stderr.write(`step ${s.step}: return ${fmt(s.return)}, success ${fmt(s.success)}\n`); },
+        });
+        if (o.json) process.stdout.write(`${JSON.stringify(res)}\n`);
+        else process.stdout.write(`expert return ${fmt(res.expertReturn)}; after ${steps} step(s): return ${fmt(res.steps.at(-1)!.return)}, success ${fmt(res.steps.at(-1)!.success)}\n`);
+      } catch (err) {
+        userError(err);
+      } finally {
+        await sampler.close();
+      }
+    });
+
+  program
+    .command('eval')
+    .description('evaluate a meta-trained checkpoint on its held-out tasks: pre-update return, one adaptation step, post-update return and success (std x1e-5), expert return')
+    .requiredOption('--checkpoint <path>', 'checkpoint directory or its checkpoint.json')
+    .option('--rollouts <k>', 'rollouts per task', '20')
+    .option('--seed <n>', 'sampling seed', '0')
+    .option('--envs <n>', 'envs stepped in parallel', '10')
+    .option('--workers <n>', 'env worker threads (0: main thread)')
+    .option('--backend <name>', 'tfjs backend')
+    .option('--json', 'print the result as one JSON line')
+    .action(async (o: { checkpoint: string; rollouts: string; seed: string; envs?: string; workers?: string; backend?: string; json?: boolean }) => {
+      await useBackend(o.backend);
+      const { readFile } = await import('node:fs/promises');
+      const ckFile = o.checkpoint.endsWith('.json') ? o.checkpoint : path.join(o.checkpoint, 'checkpoint.json');
+      let cfg: { task: Task; envOptions?: { dense?: boolean } };
+      try {
+        cfg = JSON.parse(await readFile(ckFile, 'utf8')).state.config;
+      } catch (err) {
+        throw new CliError(`cannot read checkpoint ${ckFile}: ${(err as Error).message}`);
+      }
+      const seed = int('--seed', o.seed, 0);
+      const sampler = await openSampler(cfg.task, !!cfg.envOptions?.dense, seed, o);
+      try {
+        const { evaluateCheckpoint } = await import('../../learning/eval.js');
+        const res = await evaluateCheckpoint({ checkpoint: o.checkpoint, sampler, rollouts: int('--rollouts', o.rollouts, 2), seed });
+        if (o.json) process.stdout.write(`${JSON.stringify(res)}\n`);
+        else {
+          process.stdout.write(`${res.tasks} held-out tasks x ${res.rolloutsPerTask} rollouts\n`);
+          process.stdout.write(`pre-update return ${fmt(res.preReturn)} (success ${fmt(res.preSuccess)})\npost-update return ${fmt(res.postReturn)} (success ${fmt(res.postSuccess)})\nexpert return ${fmt(res.expertReturn)} (success ${fmt(res.expertSuccess)})\n`);
+        }
+      } catch (err) {
+        userError(err);
+      } finally {
+        await sampler.close();
+      }
+    });
+
+  program
+    .command('train-experts')
+    .description('get the experts of the meta-training tasks: --expert scripted rolls out the envs\' scripted experts and saves the demonstrations (for meta-train --expert demos); --expert sac trains one contextual SAC policy and reports its success')
+    .option('--task <task>', 'door, push or point', 'door')
+    .option('--expert <kind>', 'scripted or sac', 'scripted')
+    .option('--tasks <n>', 'training tasks (drawn as meta-train draws them with the same --seed)', '10')
+    .option('--demos <n>', 'rollouts per task', '5')
+    .option('--sac-steps <n>', 'SAC environment steps', '20000')
+    .option('--out <file>', 'output: demonstrations JSON (scripted) or actor weights JSON (sac)')
+    .option('--seed <n>', 'seed', '0')
+    .option('--dense', 'dense (shaped) reward variant')
+    .option('--envs <n>', 'envs stepped in parallel', '10')
+    .option('--workers <n>', 'env worker threads (0: main thread)')
+    .option('--backend <name>', 'tfjs backend')
+    .option('--json', 'print the result as one JSON line')
+    .action(async (o: { task: string; expert: string; tasks: string; demos: string; sacSteps: string; out?: string; seed: string; dense?: boolean; envs?: string; workers?: string; backend?: string; json?: boolean }) => {
+      const task = taskKind(o.task);
+      if (o.expert !== 'scripted' && o.expert !== 'sac') throw new CliError(`--expert must be scripted or sac, got '${o.expert}'`);
+      const seed = int('--seed', o.seed, 0);
+      const mt = await import('../../learning/meta-train.js');
+      const { createEnv } = await import('../../../sim/index.js');
+      const probe = await createEnv(task, {});
+      const cfg = { ...mt.defaultMetaTrainConfig(task, { obsDim: probe.stateDim, actDim: probe.actionDim }), seed, numTasks: int('--tasks', o.tasks), numHeldOut: 0 };
+      const { tasks } = mt.drawTasks(cfg, (r) => probe.sampleTask(r));
+      probe.close();
+      const sampler = await openSampler(task, !!o.dense, seed, o);
+      try {
+        if (o.expert === 'scripted') {
+          const { rolloutExpert, scriptedExpert } = await import('../../learning/expert.js');
+          const groups = await rolloutExpert(sampler, scriptedExpert, tasks, int('--demos', o.demos));
+          const out = o.out ?? path.join('checkpoints', `${task}-demos.json`);
+          await mt.saveDemonstrations(out, groups, { task, seed });
+          const res = { expert: 'scripted', task, tasks: tasks.length, demosPerTask: groups[0].length, meanReturn: groups.reduce((s, g) => s + mt.meanReturn(g), 0) / groups.length, success: groups.reduce((s, g) => s + mt.successRate(g), 0) / groups.length, file: out };
+          process.stdout.write(o.json ? `${JSON.stringify(res)}\n` : `scripted expert on ${res.tasks} tasks: return ${fmt(res.meanReturn)}, success ${fmt(res.success)}; demonstrations in ${out}\n`);
+        } else {
+          await useBackend(o.backend);
+          const { trainSac } = await import('../../learning/sac.js');
+          const { rolloutExpert } = await import('../../learning/expert.js');
+          const bar = await progressBar(int('--sac-steps', o.sacSteps), 'SAC', true);
+          const { agent } = await trainSac({ sampler, tasks, envSteps: int('--sac-steps', o.sacSteps), config: { seed }, onRound: (s) => bar.update(s.envSteps, { status: `return ${fmt(s.meanReturn)}` }) });
+          bar.stop();
+          const groups = await rolloutExpert(sampler, agent, tasks, int('--demos', o.demos));
+          const out = o.out ?? path.join('checkpoints', `${task}-sac-actor.json`);
+          const { writeFile, mkdir } = await import('node:fs/promises');
+          await mkdir(path.dirname(path.resolve(out)), { recursive: true });
+          const w = agent.actorWeights();
+          await writeFile(out, JSON.stringify({ format: 'gmps-sac-actor/1', task, seed, config: agent.config, weights: Object.fromEntries(Object.entries(w).map(([k, v]) => [k, { shape: v.shape, data: Array.from(v.data) }])) }));
+          const res = { expert: 'sac', task, tasks: tasks.length, envSteps: agent.envSteps, meanReturn: groups.reduce((s, g) => s + mt.meanReturn(g), 0) / groups.length, success: groups.reduce((s, g) => s + mt.successRate(g), 0) / groups.length, file: out };
+          agent.dispose();
+          process.stdout.write(o.json ? `${JSON.stringify(res)}\n` : `contextual SAC after ${res.envSteps} env steps: return ${fmt(res.meanReturn)}, success ${fmt(res.success)}; actor weights in ${out}\n`);
+        }
+      } catch (err) {
+        userError(err);
+      } finally {
+        await sampler.close();
+      }
+    });
+}

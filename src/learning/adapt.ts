@@ -1,0 +1,79 @@
+/**
+ * Meta-test adaptation (gmps-reference §7): from a meta-trained checkpoint, on a task never
+ * trained on, repeat n times: K rollouts of the current policy, one policy-gradient step with the
+ * meta-learned per-element step sizes α (α frozen). Step k's return and success are measured on
+ * the K rollouts taken with the parameters after k steps (std ×1, the same rollouts the next
+ * gradient step uses), so step 0 is the meta-policy before any adaptation.
+ * Success of a step = the fraction of its K rollouts whose episode ends in the task's success state.
+ */
+import type { TaskParams } from '../../sim/types.js';
+import { toAdaptBatch } from './advantages.js';
+import { scriptedExpert, rolloutExpert } from './expert.js';
+import { adaptStep } from './gmps.js';
+import { loadCheckpoint, meanReturn, policyAct, successRate } from './meta-train.js';
+import { disposeParams, type Params } from './policy/index.js';
+import { Rng } from './rng.js';
+import type { Sampler } from './sampler.js';
+
+export interface AdaptStepResult {
+  step: number;
+  return: number;
+  success: number;
+}
+
+export interface AdaptResult {
+  steps: AdaptStepResult[];
+  /** Mean return of the scripted expert on the same task (K rollouts). */
+  expertReturn: number;
+}
+
+export interface AdaptOptions {
+  checkpoint: string;
+  sampler: Sampler;
+  task: TaskParams;
+  /** Gradient steps n (the result has n + 1 entries). */
+  steps: number;
+  /** K rollouts per step. */
+  rollouts: number;
+  seed?: number;
+  /** Multiplies the policy's σ when sampling (default 1). */
+  stdScale?: number;
+  onStep?: (s: AdaptStepResult) => void;
+}
+
+export async function adaptToTask(opts: AdaptOptions): Promise<AdaptResult> {
+  if (!Number.isInteger(opts.steps) || opts.steps < 0) throw new Error(`steps must be an integer >= 0, got ${opts.steps}`);
+  if (!Number.isInteger(opts.rollouts) || opts.rollouts < 2) throw new Error(`rollouts must be an integer >= 2 (advantages need a batch), got ${opts.rollouts}`);
+  const ck = await loadCheckpoint(opts.checkpoint);
+  if (ck.state.config.task !== opts.task.kind) {
+    throw new Error(`the checkpoint was meta-trained on '${ck.state.config.task}' tasks, not '${opts.task.kind}'`);
+  }
+  for (const t of Object.values(ck.adamSlots)) t.dispose();
+  const { policy, stepSizes } = ck;
+  const mode = ck.state.config.obsMode;
+  const rng = new Rng(`${opts.seed ?? 0}-adapt`);
+  let params: Params = ck.params;
+  const steps: AdaptStepResult[] = [];
+  try {
+    for (let k = 0; k <= opts.steps; k++) {
+      const [trajs] = await opts.sampler.sample({
+        tasks: [opts.task],
+        rolloutsPerTask: opts.rollouts,
+        act: policyAct(policy, () => params, opts.rollouts, mode, rng, opts.stdScale ?? 1),
+      });
+      const s: AdaptStepResult = { step: k, return: meanReturn(trajs), success: successRate(trajs) };
+      steps.push(s);
+      opts.onStep?.(s);
+      if (k < opts.steps) {
+        const next = adaptStep(policy, params, stepSizes, toAdaptBatch(trajs, mode));
+        disposeParams(params);
+        params = next;
+      }
+    }
+    const [expert] = await rolloutExpert(opts.sampler, scriptedExpert, [opts.task], opts.rollouts);
+    return { steps, expertReturn: meanReturn(expert) };
+  } finally {
+    disposeParams(params);
+    disposeParams(stepSizes);
+  }
+}
