@@ -109,8 +109,8 @@ async function load(choice: Exclude<BackendChoice, 'auto'>): Promise<string> {
     }
     case 'wasm': {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
-      const { registerWasmGradKernels } = await import('./wasm-kernels.js');
-      registerWasmGradKernels();
+      const { registerWasmKernels } = await import('./wasm-kernels.js');
+      registerWasmKernels();
       // Node has no wasm threads (tfjs disables them there); one XNNPACK thread avoids idle pools.
       if (tf.env().getBool('IS_NODE')) wasm.setThreadsCount(1);
       return 'wasm';

@@ -1,0 +1,217 @@
+/** `gmps bench meta-step` and `gmps bench policy`: speed of the GMPS learning core. */
+import type { Command } from 'commander';
+import { CliError } from '../errors.js';
+import type { BackendChoice } from '../../learning/backend.js';
+
+function positiveInt(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new CliError(`${name} must be a positive integer, got '${value}'`);
+  return n;
+}
+
+async function useBackend(name: string | undefined): Promise<string> {
+  const { initBackend, isBackendChoice, BACKEND_CHOICES } = await import('../../learning/backend.js');
+  if (name !== undefined && !isBackendChoice(name)) {
+    throw new CliError(`--backend must be one of ${BACKEND_CHOICES.join(', ')}, got '${name}'`);
+  }
+  try {
+    return (await initBackend({ backend: name as BackendChoice | undefined })).choice;
+  } catch (err) {
+    throw new CliError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const k = s.length >> 1;
+  return s.length % 2 ? s[k] : (s[k - 1] + s[k]) / 2;
+}
+
+function percentile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
+}
+
+function print(result: Record<string, unknown>, json?: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  const lines = Object.entries(result).map(([k, v]) => `${k.padEnd(24)} ${typeof v === 'number' ? +v.toFixed(3) : String(v)}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** Deterministic pseudo-random floats in [-1, 1) (benchmark inputs only). */
+function noise(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+interface MetaStepOptions {
+  tasks: string;
+  samples: string;
+  demos: string;
+  obsDim: string;
+  policy: string;
+  repeats: string;
+  loop: boolean;
+  loopRepeats: string;
+  stockLoop: boolean;
+  backend?: string;
+  json?: boolean;
+}
+
+export async function benchMetaStep(o: MetaStepOptions): Promise<Record<string, unknown>> {
+  const T = positiveInt('--tasks', o.tasks);
+  const n = positiveInt('--samples', o.samples);
+  const m = positiveInt('--demos', o.demos);
+  const obsDim = positiveInt('--obs-dim', o.obsDim);
+  const repeats = positiveInt('--repeats', o.repeats);
+  const loopRepeats = positiveInt('--loop-repeats', o.loopRepeats);
+  if (o.policy !== 'mlp' && o.policy !== 'mlp-biasAda') throw new CliError(`--policy must be mlp or mlp-biasAda, got '${o.policy}'`);
+  const backend = await useBackend(o.backend);
+  const tf = await import('@tensorflow/tfjs-core');
+  const { createPolicy, defaultMlpConfig } = await import('../../learning/policy/index.js');
+  const { GmpsLearner, prepareBatch } = await import('../../learning/gmps.js');
+  const actDim = 3;
+  const policy = createPolicy(defaultMlpConfig(obsDim, actDim, o.policy));
+  const init = policy.init(0);
+  const tasks = Array.from({ length: T }, (_, i) => {
+    const obs = noise(n * obsDim, 11 + i);
+    const oldMean = tf.tidy(() => policy.mean(init.params, tf.tensor2d(obs, [n, obsDim])).dataSync() as Float32Array);
+    const eps = noise(n * actDim, 101 + i);
+    return {
+      samples: {
+        obs,
+        actions: oldMean.map((mu, k) => mu + eps[k]),
+        advantages: noise(n, 201 + i),
+        oldMean,
+        oldLogStd: new Float32Array(actDim),
+      },
+      demos: { obs: noise(m * obsDim, 301 + i), actions: noise(m * actDim, 401 + i) },
+    };
+  });
+  const learner = new GmpsLearner(policy, init);
+  const batch = prepareBatch(policy, tasks);
+  // Wall time, and this process' CPU time: on a loaded machine the latter is what an idle core would see.
+  const cpu: number[] = [];
+  const time = (f: () => void): number => {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    f();
+    const wall = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
+    return wall;
+  };
+  time(() => learner.metaStep(batch)); // warm-up: kernel setup, XNNPACK operator caches
+  cpu.length = 0;
+  const batched: number[] = [];
+  for (let r = 0; r < repeats; r++) batched.push(time(() => learner.metaStep(batch)));
+  const batchedCpu = [...cpu];
+  const result: Record<string, unknown> = {
+    backend,
+    policy: o.policy,
+    tasks: T,
+    samples_per_task: n,
+    demos_per_task: m,
+    ms_per_step: median(batched),
+    ms_per_step_min: Math.min(...batched),
+    cpu_ms_per_step: median(batchedCpu),
+    repeats,
+  };
+  if (o.loop) {
+    cpu.length = 0;
+    const loop: number[] = [];
+    for (let r = 0; r < loopRepeats; r++) loop.push(time(() => learner.metaStepLoop(tasks)));
+    result.loop_ms_per_step = median(loop);
+    result.loop_cpu_ms_per_step = median(cpu);
+    result.speedup_vs_loop = median(loop) / median(batched);
+    result.cpu_speedup_vs_loop = median(cpu) / median(batchedCpu);
+    if (backend === 'wasm' && o.stockLoop) {
+      // The same naive loop on the BatchMatMul kernel tfjs-wasm ships (slow transposed/batched path).
+      const { setFastBatchMatMul } = await import('../../learning/wasm-kernels.js');
+      setFastBatchMatMul(false);
+      cpu.length = 0;
+      try {
+        result.stock_loop_ms_per_step = time(() => learner.metaStepLoop(tasks));
+        result.stock_loop_cpu_ms_per_step = cpu[0];
+        result.speedup_vs_stock_loop = (result.stock_loop_ms_per_step as number) / median(batched);
+        result.cpu_speedup_vs_stock_loop = cpu[0] / median(batchedCpu);
+      } finally {
+        setFastBatchMatMul(true);
+      }
+    }
+  }
+  batch.dispose();
+  learner.dispose();
+  return result;
+}
+
+interface PolicyBenchOptions {
+  policy: string;
+  frames: string;
+  backend?: string;
+  json?: boolean;
+}
+
+export async function benchPolicy(o: PolicyBenchOptions): Promise<Record<string, unknown>> {
+  const frames = positiveInt('--frames', o.frames);
+  if (!['vision', 'mlp', 'mlp-biasAda'].includes(o.policy)) throw new CliError(`--policy must be vision, mlp or mlp-biasAda, got '${o.policy}'`);
+  const backend = await useBackend(o.backend);
+  const { createPolicy, defaultMlpConfig, defaultVisionConfig } = await import('../../learning/policy/index.js');
+  const config = o.policy === 'vision' ? defaultVisionConfig() : defaultMlpConfig(6, 3, o.policy as 'mlp' | 'mlp-biasAda');
+  const policy = createPolicy(config);
+  const { params } = policy.init(0);
+  const obs = noise(config.obsDim, 7).map((v) => 0.5 + 0.5 * v);
+  for (let i = 0; i < 20; i++) policy.act(params, obs, { seed: i });
+  const lat: number[] = [];
+  for (let i = 0; i < frames; i++) {
+    const t0 = performance.now();
+    policy.act(params, obs, { seed: i });
+    lat.push(performance.now() - t0);
+  }
+  return {
+    backend,
+    policy: o.policy,
+    obs_dim: config.obsDim,
+    frames,
+    p50_ms: median(lat),
+    p99_ms: percentile(lat, 0.99),
+    mean_ms: lat.reduce((a, b) => a + b, 0) / frames,
+  };
+}
+
+export function registerLearningBench(_program: Command, bench: Command): void {
+  bench
+    .command('meta-step')
+    .description('time one full second-order GMPS meta-gradient Adam step of the state policy (batched over tasks), and the naive per-task loop')
+    .option('--tasks <n>', 'tasks in the meta-batch', '20')
+    .option('--samples <n>', 'pre-update samples per task', '2000')
+    .option('--demos <n>', 'demonstration steps per task', '2000')
+    .option('--obs-dim <n>', 'observation size', '6')
+    .option('--policy <kind>', 'mlp | mlp-biasAda', 'mlp')
+    .option('--repeats <n>', 'timed batched steps (median reported)', '5')
+    .option('--no-loop', 'skip timing the naive per-task loop')
+    .option('--loop-repeats <n>', 'timed naive-loop steps', '1')
+    .option('--no-stock-loop', "skip timing the naive loop on tfjs-wasm's stock BatchMatMul kernel")
+    .option('--backend <name>', 'auto | node-gpu | node | wasm | cpu (default: env GMPS_BACKEND or auto)')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: MetaStepOptions) => print(await benchMetaStep(opts), opts.json));
+
+  bench
+    .command('policy')
+    .description('single-frame inference latency of a policy (vision: 48x64x3 image + hand xyz)')
+    .option('--policy <kind>', 'vision | mlp | mlp-biasAda', 'vision')
+    .option('--frames <n>', 'timed frames', '500')
+    .option('--backend <name>', 'auto | node-gpu | node | wasm | cpu (default: env GMPS_BACKEND or auto)')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: PolicyBenchOptions) => print(await benchPolicy(opts), opts.json));
+}
