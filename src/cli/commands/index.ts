@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerSim } from './sim.js';
 import { registerGraph } from './graph.js';
 import { registerCalibrate } from './calibrate.js';
+import { registerLearningBench } from './learning-bench.js';
 import { registerLearning } from './learning.js';
 
 /** Every verb of `gmps`, by area. `bench` is the parent of all `gmps bench ...` verbs. */
@@ -9,5 +10,6 @@ export function registerCommands(program: Command, bench: Command): void {
   registerSim(program, bench);
   registerGraph(program, bench);
   registerCalibrate(program, bench);
+  registerLearningBench(program, bench);
   registerLearning(program, bench);
 }
