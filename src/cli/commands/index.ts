@@ -3,6 +3,7 @@ import { registerSim } from './sim.js';
 import { registerGraph } from './graph.js';
 import { registerCalibrate } from './calibrate.js';
 import { registerLearningBench } from './learning-bench.js';
+import { registerData } from './data.js';
 import { registerLearning } from './learning.js';
 
 /** Every verb of `gmps`, by area. `bench` is the parent of all `gmps bench ...` verbs. */
@@ -11,5 +12,6 @@ export function registerCommands(program: Command, bench: Command): void {
   registerGraph(program, bench);
   registerCalibrate(program, bench);
   registerLearningBench(program, bench);
+  registerData(program, bench);
   registerLearning(program, bench);
 }
