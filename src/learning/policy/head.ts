@@ -76,7 +76,8 @@ export function headMeanFused(c: HeadConfig, p: Params, feat: tf.Tensor2D): tf.T
   let h: tf.Tensor2D = tf.fused.matMul({
     a: feat,
     b: firstWeights(c, p),
-    bias: firstBias(c, p),
+    // A fresh rank-1 buffer: wasm's fused kernel reads the stored shape, which a reshape keeps.
+    bias: c.latentDim === 0 ? p.b0 : tf.add(p.b0, tf.reshape(firstBias(c, { ...p, b0: tf.zerosLike(p.b0) }), [-1])),
     activation: L > 1 ? 'relu' : 'linear',
   }) as tf.Tensor2D;
   for (let l = 1; l < L; l++) {
