@@ -144,6 +144,21 @@ export abstract class SawyerTaskEnv implements Env {
     return { observation: this.observe(), reward, done: this.t >= this.horizon, info };
   }
 
+  /**
+   * One control step holding joint position targets that already passed the safety envelope (the joint-level
+   * interface the ROS sim node exposes: a controller outside the env did the IK). Does not advance the
+   * episode's step counter or compute the reward.
+   */
+  stepJointTargets(q: ArrayLike<number>): void {
+    this.assertOpen();
+    if (q.length !== N_JOINTS) throw new SafetyViolation(`joint targets have ${q.length} values; the Sawyer needs ${N_JOINTS}`);
+    for (let i = 0; i < N_JOINTS; i++) {
+      if (!Number.isFinite(q[i]!)) throw new SafetyViolation(`joint target ${JOINT_NAMES[i]} is ${q[i]}; refused, the arm holds`);
+    }
+    for (let i = 0; i < N_JOINTS; i++) this.data.ctrl[i] = q[i]!;
+    this.simulate(SUBSTEPS);
+  }
+
   private setGripper(opening: number): void {
     const nu = this.model.nu;
     this.data.ctrl[nu - 2] = opening / 2;

@@ -6,7 +6,7 @@
  */
 import { quaternionFromRotation, type Mat3, type Quaternion } from '../../calibration/transforms.js';
 import { DoorEnv } from '../../sim/door.js';
-import { PHYSICS, SUBSTEPS } from '../../sim/layout.js';
+import { PHYSICS } from '../../sim/layout.js';
 import { PushEnv } from '../../sim/push.js';
 import type { SawyerTaskEnv } from '../../sim/sawyer-env.js';
 import type { TaskParams } from '../../sim/types.js';
@@ -15,9 +15,6 @@ import { JOINT_NAMES } from '../robot/sawyer-model.js';
 import type { ClipReport } from '../robot/safety.js';
 
 export const CONTROL_PERIOD_NS = BigInt(Math.round(PHYSICS.controlDt * 1e9));
-
-/** The protected physics step of the task env (ctrl targets held for `n` physics steps). */
-type Simulate = { simulate(n: number): void };
 
 export class JointSimDriver {
   /** Control steps since the driver was created (sim time = steps × control period). */
@@ -62,10 +59,8 @@ export class JointSimDriver {
 
   /** One control step toward the current targets. */
   step(): void {
-    const { data } = this.env;
     this.env.jointPositions(this.prevQ);
-    for (let i = 0; i < N_JOINTS; i++) data.ctrl[i] = this.target[i]!;
-    (this.env as unknown as Simulate).simulate(SUBSTEPS);
+    this.env.stepJointTargets(this.target);
     const q = this.env.jointPositions();
     for (let i = 0; i < N_JOINTS; i++) this.velocity[i] = (q[i]! - this.prevQ[i]!) / PHYSICS.controlDt;
     this.steps++;
