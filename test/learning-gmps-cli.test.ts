@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+
+describe('gmps meta-train / adapt / eval CLI', function () {
+  this.timeout(120_000);
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'gmps-cli-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('meta-trains a tiny point policy, then adapt --json prints { steps: [{ step, return, success }], expertReturn }', async () => {
+    const out = path.join(dir, 'pt');
+    const common = ['--workers', '0', '--backend', 'cpu', '--json'];
+    const mt = await run('node', [...CLI, 'meta-train', '--task', 'point', '--out', out, '--tasks', '2', '--held-out', '1', '--rollouts', '3', '--demos', '1', '--iterations', '1', '--adam-steps', '2', '--hidden', '8', ...common]);
+    const summary = JSON.parse(mt.stdout.trim());
+    assert.equal(summary.iterations, 1);
+    assert.equal(summary.checkpoint, path.join(out, 'checkpoint.json'));
+
+    const ad = await run('node', [...CLI, 'adapt', '--checkpoint', out, '--task', 'point', '--goal', '0.4,-0.3', '--steps', '2', '--rollouts', '3', ...common]);
+    const lines = ad.stdout.trim().split('\n');
+    assert.equal(lines.length, 1, 'one JSON line on stdout');
+    const res = JSON.parse(lines[0]);
+    assert.deepEqual(Object.keys(res).sort(), ['expertReturn', 'steps']);
+    assert.deepEqual(res.steps.map((s: { step: number }) => s.step), [0, 1, 2]);
+    for (const s of res.steps) {
+      assert.deepEqual(Object.keys(s).sort(), ['return', 'step', 'success']);
+      assert.ok(Number.isFinite(s.return) && s.success >= 0 && s.success <= 1);
+    }
+    assert.ok(res.expertReturn > res.steps[0].return, 'the scripted expert beats the untrained meta-policy');
+
+    const ev = await run('node', [...CLI, 'eval', '--checkpoint', out, '--rollouts', '3', ...common]);
+    const e = JSON.parse(ev.stdout.trim());
+    assert.equal(e.tasks, 1);
+    for (const k of ['preReturn', 'postReturn', 'postSuccess', 'expertReturn']) assert.ok(Number.isFinite(e[k]), k);
+  });
+
+  it('rejects bad input with what to fix', async () => {
+    await assert.rejects(run('node', [...CLI, 'adapt', '--checkpoint', path.join(dir, 'missing'), '--task', 'door', '--target-deg', '30', '--workers', '0']), (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 2);
+      assert.match(err.stderr, /cannot read checkpoint/);
+      return true;
+    });
+    await assert.rejects(run('node', [...CLI, 'adapt', '--checkpoint', 'x', '--task', 'door', '--target-deg', '75']), (err: { stderr: string }) => /outside \[0, 60\]/.test(err.stderr));
+  });
+});
