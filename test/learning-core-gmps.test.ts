@@ -17,10 +17,6 @@ function rnd(n: number, seed: number): Float32Array {
   return a;
 }
 
-function values(p: Params): Record<string, Float32Array> {
-  return Object.fromEntries(Object.entries(p).map(([k, t]) => [k, t.dataSync() as Float32Array]));
-}
-
 /** Tasks whose samples were drawn by a policy θ0 ≠ θ (so importance weights are not 1). */
 function makeTasks(policy: GmpsPolicy, theta0: Params, sizes: Array<[n: number, m: number]>, seed = 1): TaskBatch[] {
   const { obsDim, actDim } = policy.config;
