@@ -22,6 +22,7 @@ export async function createEnv(kind: TaskKind | string, options: EnvOptions = {
       const { PointEnv } = await import('./point.js');
       return new PointEnv(options);
     }
+    case 'ant': return new (await import('./ant.js')).AntEnv(await mujoco(), options);
     default:
       throw new Error(`unknown task '${kind}'; known tasks: ${TASK_KINDS.join(', ')}`);
   }
