@@ -65,37 +65,20 @@ describe('door and push tasks', function () {
     }
   });
 
-  it('scripted door expert succeeds on at least 95% of random targets', async () => {
-    const env = await createEnv('door');
-    const rng = new Rng(11);
-    let ok = 0;
-    const n = 20;
-    try {
-      for (let i = 0; i < n; i++) {
-        const r = runExpert(env, env.sampleTask(() => rng.next()));
-        if (r.success) ok++;
+  for (const [kind, seed] of [['door', 11], ['push', 12]] as const) {
+    it(`scripted ${kind} expert succeeds on at least 95% of random tasks`, async () => {
+      const env = await createEnv(kind);
+      const rng = new Rng(seed);
+      let ok = 0;
+      const n = 20;
+      try {
+        for (let i = 0; i < n; i++) if (runExpert(env, env.sampleTask(() => rng.next())).success) ok++;
+      } finally {
+        env.close();
       }
-    } finally {
-      env.close();
-    }
-    assert.ok(ok / n >= 0.95, `door expert succeeded on ${ok}/${n}`);
-  });
-
-  it('scripted push expert succeeds on at least 95% of random goals', async () => {
-    const env = await createEnv('push');
-    const rng = new Rng(12);
-    let ok = 0;
-    const n = 20;
-    try {
-      for (let i = 0; i < n; i++) {
-        const r = runExpert(env, env.sampleTask(() => rng.next()));
-        if (r.success) ok++;
-      }
-    } finally {
-      env.close();
-    }
-    assert.ok(ok / n >= 0.95, `push expert succeeded on ${ok}/${n}`);
-  });
+      assert.ok(ok / n >= 0.95, `${kind} expert succeeded on ${ok}/${n}`);
+    });
+  }
 
   it('is deterministic: the same task and actions give bit-identical trajectories', async () => {
     const a = await createEnv('push'), b = await createEnv('push');
