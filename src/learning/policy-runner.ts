@@ -238,3 +238,55 @@ export class ParamsSlot {
     this.current = this.base;
   }
 }
+
+/** A sensor_msgs/Image as subscribers get it (rgb8). */
+export interface CameraImage {
+  data: Uint8Array | number[];
+  width: number;
+  height: number;
+  encoding?: string;
+}
+
+/**
+ * An image → command function around a vision policy (hand held at `hand`), for timing the
+ * camera → policy → command path (`gmps bench graph`). Without a checkpoint the GMPS conv policy
+ * is freshly initialised: inference costs the same whatever the weights.
+ */
+export async function imageCommandPolicy(
+  checkpoint?: string,
+  hand: Vec3 = [0.3, 0, 0.1],
+): Promise<{ describe: string; run(image: CameraImage): { x: number; y: number; z: number }; dispose(): void }> {
+  let policy: GmpsPolicy;
+  let params: Params;
+  let dispose: () => void;
+  let describe: string;
+  if (checkpoint) {
+    const ck = await loadInferencePolicy(checkpoint);
+    if (ck.obsMode !== 'vision') {
+      ck.dispose();
+      throw new Error(`${ck.file} holds a ${ck.obsMode} policy; the image → command path needs a vision checkpoint`);
+    }
+    ({ policy, params } = ck);
+    dispose = ck.dispose;
+    describe = `vision policy from ${ck.file}`;
+  } else {
+    await initBackend({ log: null });
+    const { createPolicy, defaultVisionConfig } = await import('./policy/index.js');
+    policy = createPolicy(defaultVisionConfig());
+    const init = policy.init(0);
+    disposeParams(init.stepSizes);
+    params = init.params;
+    dispose = () => disposeParams(params);
+    describe = 'GMPS vision policy (untrained weights)';
+  }
+  const clip = (v: number) => Math.max(-1, Math.min(1, v));
+  return {
+    describe,
+    run(image) {
+      const frame = { ...image, data: image.data instanceof Uint8Array ? image.data : Uint8Array.from(image.data) };
+      const a = actOnce(policy, params, visionRow(policy, frame, hand), { deterministic: true, seed: 0 }).action;
+      return { x: clip(a[0]!), y: clip(a[1]!), z: clip(a[2]!) };
+    },
+    dispose,
+  };
+}

@@ -55,12 +55,22 @@ export function registerGraph(program: Command, bench: Command): void {
         if (err instanceof GraphError) throw new CliError(err.message);
         throw err;
       }
+      // A node whose `done` resolves with an object reports its result: it leads the --json summary.
+      const results: Record<string, unknown>[] = [];
+      for (const n of run.nodes) {
+        if (!n.hasDone) continue;
+        n.done.then(
+          (v) => void (v && typeof v === 'object' && !Array.isArray(v) && results.push(v as Record<string, unknown>)),
+          () => {},
+        );
+      }
       const aborted = new Promise<void>((r) => controller.signal.addEventListener('abort', () => r(), { once: true }));
       await Promise.race([run.finished.catch((e: Error) => fail(e)), failed, aborted]);
       await run.stop();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       const summary = {
+        ...Object.assign({}, ...results),
         file: plan.file,
         nodes: run.nodes.map((n) => n.fqn),
         status: failure ? 'failed' : interrupted ? 'interrupted' : 'finished',
@@ -79,16 +89,35 @@ export function registerGraph(program: Command, bench: Command): void {
     )
     .option('--seconds <s>', 'duration of the 20 Hz loop', '3')
     .option('--cdr-check', 'measure with CDR serialization of every message')
+    .option('--policy <kind>', 'policy in the loop: vision (the GMPS conv policy, untrained unless --checkpoint) or brightness (trivial)', 'vision')
+    .option('--checkpoint <dir>', 'vision checkpoint whose policy runs in the loop')
     .option('--json', 'print JSON on one line')
-    .action(async (opts: { seconds: string; json?: boolean; cdrCheck?: boolean }) => {
+    .action(async (opts: { seconds: string; json?: boolean; cdrCheck?: boolean; policy: string; checkpoint?: string }) => {
       const seconds = Number(opts.seconds);
       if (!(seconds > 0)) throw new CliError(`--seconds must be a positive number, got '${opts.seconds}'`);
+      if (opts.policy !== 'vision' && opts.policy !== 'brightness') throw new CliError(`--policy must be vision or brightness, got '${opts.policy}'`);
       const { runGraphBench } = await import('../../graph/bench.js');
-      const r = await runGraphBench({ loopSeconds: seconds, validation: opts.cdrCheck ? 'cdr' : 'check' });
-      if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+      let inference: Awaited<ReturnType<typeof import('../../learning/policy-runner.js').imageCommandPolicy>> | undefined;
+      if (opts.policy === 'vision' || opts.checkpoint) {
+        const { imageCommandPolicy } = await import('../../learning/policy-runner.js');
+        try {
+          inference = await imageCommandPolicy(opts.checkpoint);
+        } catch (err) {
+          throw new CliError((err as Error).message);
+        }
+      }
+      const run = inference?.run;
+      const r = await runGraphBench({
+        loopSeconds: seconds,
+        validation: opts.cdrCheck ? 'cdr' : 'check',
+        policy: run ? (img) => ({ linear: run(img), angular: { x: 0, y: 0, z: 0 } }) : undefined,
+      }).finally(() => inference?.dispose());
+      const policy = inference?.describe ?? 'brightness';
+      if (opts.json) process.stdout.write(`${JSON.stringify({ ...r, policy })}\n`);
       else {
         process.stdout.write(
           `JointState ${r.msgs_per_sec_joint_state} msg/s, Image 48x64 ${r.msgs_per_sec_image} msg/s (${r.validation})\n` +
+            `policy: ${policy}\n` +
             `${r.loop_hz} Hz loop: p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, max ${r.max_ms} ms, ` +
             `${r.missed_deadlines} missed deadlines over ${r.loop_samples} samples\n`,
         );
