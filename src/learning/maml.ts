@@ -1,0 +1,359 @@
+/**
+ * MAML for RL (Finn et al. 2017), the policy-gradient baseline of the GMPS paper: REINFORCE inner
+ * step, TRPO outer step (KL 0.01), with the same policy sizes, advantage pipeline and sample
+ * accounting as GMPS (`meta-train.ts`).
+ *
+ *   for itr:
+ *     tasks_i ← meta-batch of tasks (fresh draws from the task distribution each iteration)
+ *     D_i     ← K rollouts of π_θ per task (std ×1)                         [counted]
+ *     φ_i     = θ − α ⊙ ∇_θ(−mean(log π_θ · Â))   (Â: γ 0.99, λ 1, linear baseline, normalised per task)
+ *     D'_i    ← K rollouts of π_φi per task (std ×1)                        [counted]
+ *     θ (, α) ← TRPO on L(θ, α) = −mean_i mean_t [π_φi(θ,α)(a'|s') / π_φi,old(a'|s') · Â'],
+ *               KL(π_φi,old ‖ π_φi(θ,α)) ≤ δ on the states of D'_i; second order through φ_i
+ *     every `evalEvery` itrs: GMPS' evaluation (one inner step, adapted policy at std ×1e-5) on the
+ *               fixed training tasks of the seed and the held-out tasks          [counted]
+ *
+ * Variants (paper appendix C / D): plain MAML (scalar α 0.1, not learned, no bias transform),
+ * learned per-element α (`stepSize: 'learned'`), bias transformation (`latentDim` > 0, adapted
+ * with everything else) and bias-only adaptation (`policyKind: 'mlp-biasAda'`).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { TaskKind, TaskParams } from '../../sim/types.js';
+import { toAdaptBatch } from './advantages.js';
+import { adaptStep } from './gmps.js';
+import { drawTasks, envSpecOf, evaluateAdaptation, meanReturn, policyAct, type CurvePoint, type MetaTrainConfig } from './meta-train.js';
+import { clampedLogStd, gaussianLogProb, headMeanPerTask, innerGradients, MIN_LOG_STD } from './policy/head.js';
+import { createPolicy, disposeParams, type GmpsPolicy, type Params } from './policy/index.js';
+import { Rng } from './rng.js';
+import type { Sampler } from './sampler.js';
+import { stackField, stackObservations, type Trajectory } from './trajectory.js';
+import { gaussianKl, trpoStep, type TrpoOptions } from './trpo.js';
+
+export interface MamlConfig {
+  task: TaskKind;
+  envOptions: Record<string, unknown>;
+  seed: number;
+  /** Tasks per meta-batch (drawn afresh every iteration). */
+  metaBatchSize: number;
+  /** Fixed training tasks evaluated every `evalEvery` iterations (the same draw as GMPS' training tasks). */
+  numTasks: number;
+  numHeldOut: number;
+  /** K: rollouts per task before and after adaptation. */
+  rolloutsPerTask: number;
+  iterations: number;
+  /** 'scalar': one fixed α (plain MAML); 'learned': per-element α trained by the outer step. */
+  stepSize: 'scalar' | 'learned';
+  /** Initial (or fixed) α. */
+  innerStepSize: number;
+  policyKind: 'mlp' | 'mlp-biasAda';
+  hidden: number[];
+  /** Bias-transformation size (0: none). */
+  latentDim: number;
+  trpo: Partial<TrpoOptions>;
+  /** 0: only a final evaluation. */
+  evalEvery: number;
+}
+
+export function defaultMamlConfig(task: TaskKind): MamlConfig {
+  return {
+    task,
+    envOptions: {},
+    seed: 0,
+    metaBatchSize: 20,
+    numTasks: 10,
+    numHeldOut: 5,
+    rolloutsPerTask: 20,
+    iterations: 100,
+    stepSize: 'scalar',
+    innerStepSize: 0.1,
+    policyKind: 'mlp',
+    hidden: [100, 100],
+    latentDim: 0,
+    trpo: {},
+    evalEvery: 5,
+  };
+}
+
+export interface MamlIterationLog {
+  iteration: number;
+  envSamples: number;
+  preReturn: number;
+  postReturn: number;
+  surrogateBefore: number;
+  surrogateAfter: number;
+  kl: number;
+  accepted: boolean;
+}
+
+export interface MamlResult {
+  curve: CurvePoint[];
+  iterations: MamlIterationLog[];
+  envSamples: number;
+  policy: GmpsPolicy;
+  params: Params;
+  stepSizes: Params;
+  dispose(): void;
+}
+
+export interface MamlOptions {
+  config: MamlConfig;
+  sampler: Sampler;
+  obsDim: number;
+  actDim: number;
+  onIteration?: (log: MamlIterationLog) => void;
+  onEval?: (p: CurvePoint) => void;
+}
+
+/** Tensors of one MAML meta-batch (every task has the same number of rows: fixed horizons). */
+export interface MamlBatch {
+  numTasks: number;
+  preRows: number;
+  postRows: number;
+  /** [T·n x obsDim], [T·n x d], [T·n] Â/n */
+  preObs: tf.Tensor2D;
+  preActions: tf.Tensor2D;
+  preRowWeight: tf.Tensor1D;
+  /** [T·n' x obsDim], [T x n' x d], [T x n'] Â', [T x n' x d] μ_old, [T x 1 x d] log σ_old */
+  postObs: tf.Tensor2D;
+  postActions: tf.Tensor3D;
+  postAdv: tf.Tensor2D;
+  oldMean: tf.Tensor3D;
+  oldLogStd: tf.Tensor3D;
+  dispose(): void;
+}
+
+function rowsOf(group: readonly Trajectory[]): number {
+  return group.reduce((s, t) => s + t.length, 0);
+}
+
+/** Stacks pre- and post-update samples of every task into tensors (post must carry θ-old's mean / logStd). */
+export function prepareMamlBatch(pre: Trajectory[][], post: Trajectory[][], obsDim: number, d: number): MamlBatch {
+  const T = pre.length;
+  if (T === 0 || post.length !== T) throw new Error(`MAML batch: ${pre.length} pre-update and ${post.length} post-update task groups`);
+  const n = rowsOf(pre[0]);
+  const m = rowsOf(post[0]);
+  for (let i = 0; i < T; i++) {
+    if (rowsOf(pre[i]) !== n || rowsOf(post[i]) !== m) throw new Error('MAML batch: tasks have different numbers of samples (episodes must have a fixed horizon)');
+  }
+  const preObs = new Float32Array(T * n * obsDim);
+  const preActions = new Float32Array(T * n * d);
+  const preW = new Float32Array(T * n);
+  const postObs = new Float32Array(T * m * obsDim);
+  const postActions = new Float32Array(T * m * d);
+  const postAdv = new Float32Array(T * m);
+  const oldMean = new Float32Array(T * m * d);
+  const oldLogStd = new Float32Array(T * d);
+  for (let i = 0; i < T; i++) {
+    const a = toAdaptBatch(pre[i], 'state');
+    preObs.set(a.obs, i * n * obsDim);
+    preActions.set(a.actions, i * n * d);
+    for (let r = 0; r < n; r++) preW[i * n + r] = a.advantages[r] / n;
+    const b = toAdaptBatch(post[i], 'state');
+    postObs.set(b.obs, i * m * obsDim);
+    postActions.set(b.actions, i * m * d);
+    postAdv.set(b.advantages, i * m);
+    oldMean.set(stackField(post[i], (tr) => tr.agentInfos.mean, 'agentInfos.mean'), i * m * d);
+    const ls = post[i][0].agentInfos.logStd;
+    if (!ls) throw new Error('MAML batch: post-update trajectories carry no agentInfos.logStd');
+    oldLogStd.set(ls.subarray(0, d), i * d);
+  }
+  const t = {
+    preObs: tf.tensor2d(preObs, [T * n, obsDim]),
+    preActions: tf.tensor2d(preActions, [T * n, d]),
+    preRowWeight: tf.tensor1d(preW),
+    postObs: tf.tensor2d(postObs, [T * m, obsDim]),
+    postActions: tf.tensor3d(postActions, [T, m, d]),
+    postAdv: tf.tensor2d(postAdv, [T, m]),
+    oldMean: tf.tensor3d(oldMean, [T, m, d]),
+    oldLogStd: tf.tensor3d(oldLogStd, [T, 1, d]),
+  };
+  return { numTasks: T, preRows: n, postRows: m, ...t, dispose: () => Object.values(t).forEach((x) => x.dispose()) };
+}
+
+/** The post-update policies' mean [T x n' x d] and log σ [T|1 x 1 x d] as functions of θ and α. */
+export function postUpdateDistribution(policy: GmpsPolicy, theta: Params, alpha: Params, b: MamlBatch): { mean: tf.Tensor3D; logStd: tf.Tensor3D } {
+  const names = new Set(policy.adaptable);
+  const T = b.numTasks;
+  const { grads } = innerGradients(
+    policy.head,
+    theta,
+    { numTasks: T, rowsPerTask: b.preRows, feat: policy.features(theta, b.preObs), actions: b.preActions, rowWeight: b.preRowWeight },
+    names,
+  );
+  const phi: Params = { ...theta };
+  for (const name of names) phi[name] = tf.sub(tf.expandDims(theta[name], 0), tf.mul(tf.expandDims(alpha[name], 0), grads[name]));
+  const feat = policy.features(theta, b.postObs);
+  const feat3 = tf.reshape(feat, [T, b.postRows, feat.shape[1]]) as tf.Tensor3D;
+  const mean = headMeanPerTask(policy.head, { params: phi, perTask: names, numTasks: T }, feat3);
+  const d = policy.config.actDim;
+  const logStd = names.has('logStd')
+    ? (tf.reshape(tf.maximum(phi.logStd, MIN_LOG_STD), [T, 1, d]) as tf.Tensor3D)
+    : (tf.reshape(clampedLogStd(theta), [1, 1, d]) as tf.Tensor3D);
+  return { mean, logStd };
+}
+
+const LOG_2PI = Math.log(2 * Math.PI);
+
+/** −mean(ratio · Â') over every post-update sample. */
+export function mamlSurrogate(policy: GmpsPolicy, theta: Params, alpha: Params, b: MamlBatch): tf.Scalar {
+  const { mean, logStd } = postUpdateDistribution(policy, theta, alpha, b);
+  const d = policy.config.actDim;
+  const logp = (mu: tf.Tensor, ls: tf.Tensor) =>
+    tf.sub(tf.mul(tf.sum(tf.square(tf.div(tf.sub(b.postActions, mu), tf.exp(ls))), -1), -0.5), tf.add(tf.sum(ls, -1), 0.5 * d * LOG_2PI));
+  const ratio = tf.exp(tf.sub(logp(mean, logStd), logp(b.oldMean, b.oldLogStd)));
+  return tf.neg(tf.mean(tf.mul(ratio, b.postAdv))) as tf.Scalar;
+}
+
+/** Mean KL(π_φ,old ‖ π_φ(θ, α)) over the post-update states. */
+export function mamlKl(policy: GmpsPolicy, theta: Params, alpha: Params, b: MamlBatch): tf.Scalar {
+  const { mean, logStd } = postUpdateDistribution(policy, theta, alpha, b);
+  return tf.mean(gaussianKl(b.oldMean, b.oldLogStd, mean, logStd)) as tf.Scalar;
+}
+
+const avg = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const steps = (groups: readonly Trajectory[][]): number => groups.reduce((s, g) => s + rowsOf(g), 0);
+
+function checkConfig(c: MamlConfig): void {
+  for (const [k, v, min] of [
+    ['metaBatchSize', c.metaBatchSize, 1],
+    ['numTasks', c.numTasks, 1],
+    ['numHeldOut', c.numHeldOut, 0],
+    ['rolloutsPerTask', c.rolloutsPerTask, 2],
+    ['iterations', c.iterations, 1],
+    ['evalEvery', c.evalEvery, 0],
+  ] as const) {
+    if (!Number.isInteger(v) || v < min) throw new Error(`MAML: ${k} must be an integer >= ${min}, got ${v}`);
+  }
+  if (!(c.innerStepSize > 0)) throw new Error(`MAML: innerStepSize must be > 0, got ${c.innerStepSize}`);
+}
+
+/** Runs MAML-TRPO. The sampler's envs must be of `config.task`. */
+export async function mamlTrain(opts: MamlOptions): Promise<MamlResult> {
+  const c = opts.config;
+  checkConfig(c);
+  const { sampler } = opts;
+  const policy = createPolicy({
+    kind: c.policyKind,
+    obsDim: opts.obsDim,
+    actDim: opts.actDim,
+    hidden: c.hidden,
+    latentDim: c.latentDim,
+    zInit: c.policyKind === 'mlp' ? 1 : 0,
+    initStepSize: c.innerStepSize,
+  });
+  const init = policy.init(c.seed);
+  let theta = init.params;
+  let alpha = init.stepSizes;
+  const thetaNames = policy.shapes.map(([n]) => n);
+  const alphaNames = c.stepSize === 'learned' ? [...policy.adaptable] : [];
+
+  const { createEnvFromSpec } = await import('./worker/spec.js');
+  const probe = await createEnvFromSpec(envSpecOf(c), 0);
+  let evalTasks: { tasks: TaskParams[]; heldOut: TaskParams[] };
+  const sampleTask = (r: () => number) => probe.sampleTask(r);
+  try {
+    evalTasks = drawTasks({ ...c, numTasks: c.numTasks, numHeldOut: c.numHeldOut } as MetaTrainConfig, sampleTask);
+  } catch (err) {
+    probe.close();
+    throw err;
+  }
+  const taskRng = new Rng(`${c.seed}-maml-meta-batches`);
+  const K = c.rolloutsPerTask;
+  let envSamples = 0;
+  const curve: CurvePoint[] = [];
+  const logs: MamlIterationLog[] = [];
+
+  const evaluate = async (itr: number) => {
+    const rng = new Rng(`${c.seed}-maml-eval-${itr}`);
+    const ev = await evaluateAdaptation(sampler, policy, theta, alpha, evalTasks.tasks, K, 'state', rng);
+    ev.adapted.forEach(disposeParams);
+    envSamples += ev.samples;
+    const point: CurvePoint = { iteration: itr, envSamples, train: ev.result };
+    if (evalTasks.heldOut.length) {
+      const ho = await evaluateAdaptation(sampler, policy, theta, alpha, evalTasks.heldOut, K, 'state', rng);
+      ho.adapted.forEach(disposeParams);
+      envSamples += ho.samples;
+      point.heldOut = ho.result;
+      point.envSamples = envSamples;
+    }
+    curve.push(point);
+    opts.onEval?.(point);
+  };
+
+  try {
+    for (let itr = 0; itr < c.iterations; itr++) {
+      if (c.evalEvery > 0 && itr % c.evalEvery === 0) await evaluate(itr);
+      const rng = new Rng(`${c.seed}-maml-itr-${itr}`);
+      const tasks = Array.from({ length: c.metaBatchSize }, () => sampleTask(taskRng.asFunction()));
+      const pre = await sampler.sample({ tasks, rolloutsPerTask: K, act: policyAct(policy, () => theta, K, 'state', rng) });
+      const adapted = pre.map((g) => adaptStep(policy, theta, alpha, toAdaptBatch(g, 'state')));
+      let post: Trajectory[][];
+      try {
+        post = await sampler.sample({ tasks, rolloutsPerTask: K, act: policyAct(policy, (k) => adapted[k], K, 'state', rng) });
+      } finally {
+        adapted.forEach(disposeParams);
+      }
+      envSamples += steps(pre) + steps(post);
+      const batch = prepareMamlBatch(pre, post, opts.obsDim, opts.actDim);
+      const split = (xs: tf.Tensor[]): [Params, Params] => {
+        const th: Params = {};
+        const al: Params = { ...alpha };
+        thetaNames.forEach((n, i) => (th[n] = xs[i]));
+        alphaNames.forEach((n, i) => (al[n] = xs[thetaNames.length + i]));
+        return [th, al];
+      };
+      let res;
+      try {
+        res = trpoStep(
+          {
+            params: [...thetaNames.map((n) => theta[n]), ...alphaNames.map((n) => alpha[n])],
+            loss: (xs) => mamlSurrogate(policy, ...split(xs), batch),
+            kl: (xs) => mamlKl(policy, ...split(xs), batch),
+          },
+          c.trpo,
+        );
+      } finally {
+        batch.dispose();
+      }
+      const [th, al] = split(res.params);
+      disposeParams(theta);
+      theta = th;
+      if (alphaNames.length) {
+        for (const n of alphaNames) alpha[n].dispose();
+        alpha = al;
+      }
+      const log: MamlIterationLog = {
+        iteration: itr,
+        envSamples,
+        preReturn: avg(pre.map(meanReturn)),
+        postReturn: avg(post.map(meanReturn)),
+        surrogateBefore: res.lossBefore,
+        surrogateAfter: res.lossAfter,
+        kl: res.kl,
+        accepted: res.accepted,
+      };
+      logs.push(log);
+      opts.onIteration?.(log);
+    }
+    await evaluate(c.iterations);
+  } finally {
+    probe.close();
+  }
+  return {
+    curve,
+    iterations: logs,
+    envSamples,
+    policy,
+    params: theta,
+    stepSizes: alpha,
+    dispose: () => {
+      disposeParams(theta);
+      disposeParams(alpha);
+    },
+  };
+}
+
+/** Log-density of actions under a parameter set (used by tests and MultiTask). */
+export function logProbOf(policy: GmpsPolicy, p: Params, obs: tf.Tensor2D, actions: tf.Tensor2D): tf.Tensor1D {
+  return gaussianLogProb(policy.mean(p, obs), policy.logStd(p), actions);
+}
