@@ -5,6 +5,7 @@ import { registerCalibrate } from './calibrate.js';
 import { registerLearningBench } from './learning-bench.js';
 import { registerData } from './data.js';
 import { registerLearning } from './learning.js';
+import { registerSawyer } from './sawyer.js';
 
 /** Every verb of `gmps`, by area. `bench` is the parent of all `gmps bench ...` verbs. */
 export function registerCommands(program: Command, bench: Command): void {
@@ -14,4 +15,5 @@ export function registerCommands(program: Command, bench: Command): void {
   registerLearningBench(program, bench);
   registerData(program, bench);
   registerLearning(program, bench);
+  registerSawyer(program, bench);
 }
