@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { writeTestCheckpoint } from './nodes-policy-checkpoint.js';
+
+const run = promisify(execFile);
+
+describe('e2e: gmps launch launch/adapt_door.launch.yaml', function () {
+  this.timeout(120000);
+
+  it('runs sim + controller + reward + policy + adaptation and prints { targetDeg, steps } as JSON on its last line', async () => {
+    const ck = await writeTestCheckpoint('vision', 6);
+    const out = mkdtempSync(path.join(tmpdir(), 'gmps-e2e-adapt-'));
+    const args = ['--import', 'tsx', 'src/cli/main.ts', 'launch', 'launch/adapt_door.launch.yaml'];
+    args.push(`checkpoint:=${ck}`, 'steps:=1', 'rollouts:=2', 'horizon:=8', 'target_deg:=20.0', `output_dir:=${out}`, '--json');
+    const { stdout } = await run(process.execPath, args, { maxBuffer: 1 << 24 });
+    const lines = stdout.trim().split('\n');
+    const last = JSON.parse(lines.at(-1)!) as { targetDeg: number; steps: Array<{ step: number; return: number; success: number }>; status: string };
+    assert.equal(last.status, 'finished');
+    assert.equal(last.targetDeg, 20);
+    assert.deepEqual(last.steps.map((s) => s.step), [0, 1]);
+    for (const s of last.steps) {
+      assert.ok(Number.isFinite(s.return) && s.return >= 0, `return ${s.return}`);
+      assert.ok(s.success >= 0 && s.success <= 1);
+    }
+    assert.ok(lines.some((l) => /^step\s+return\s+success$/.test(l)), 'the human table is printed too');
+    const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
+    assert.deepEqual(report.steps, last.steps);
+    assert.equal(report.obsMode, 'vision');
+    assert.equal(report.trialReturns.length, 2);
+    assert.ok(existsSync(path.join(out, 'adaptation.svg')));
+  });
+
+  it('draws and reports a target when none is given', async () => {
+    const ck = await writeTestCheckpoint('state', 7);
+    const out = mkdtempSync(path.join(tmpdir(), 'gmps-e2e-adapt-'));
+    const args = ['--import', 'tsx', 'src/cli/main.ts', 'launch', 'launch/adapt_door.launch.yaml'];
+    args.push(`checkpoint:=${ck}`, 'steps:=0', 'rollouts:=2', 'horizon:=3', `output_dir:=${out}`, '--json');
+    const { stdout, stderr } = await run(process.execPath, args, { maxBuffer: 1 << 24 });
+    const last = JSON.parse(stdout.trim().split('\n').at(-1)!) as { targetDeg: number; steps: unknown[] };
+    assert.ok(last.targetDeg >= 0 && last.targetDeg <= 60);
+    assert.match(stderr, new RegExp(`target_deg not set: drew ${last.targetDeg} deg`));
+    assert.equal(last.steps.length, 1);
+  });
+});
