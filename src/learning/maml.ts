@@ -26,7 +26,7 @@ import { clampedLogStd, gaussianLogProb, headMeanPerTask, innerGradients, MIN_LO
 import { createPolicy, disposeParams, type GmpsPolicy, type Params } from './policy/index.js';
 import { Rng } from './rng.js';
 import type { Sampler } from './sampler.js';
-import { stackField, stackObservations, type Trajectory } from './trajectory.js';
+import { stackField, type Trajectory } from './trajectory.js';
 import { gaussianKl, trpoStep, type TrpoOptions } from './trpo.js';
 
 export interface MamlConfig {
@@ -252,7 +252,7 @@ export async function mamlTrain(opts: MamlOptions): Promise<MamlResult> {
   let evalTasks: { tasks: TaskParams[]; heldOut: TaskParams[] };
   const sampleTask = (r: () => number) => probe.sampleTask(r);
   try {
-    evalTasks = drawTasks({ ...c, numTasks: c.numTasks, numHeldOut: c.numHeldOut } as MetaTrainConfig, sampleTask);
+    evalTasks = drawTasks({ seed: c.seed, numTasks: c.numTasks, numHeldOut: c.numHeldOut } as MetaTrainConfig, sampleTask);
   } catch (err) {
     probe.close();
     throw err;

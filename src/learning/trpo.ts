@@ -131,10 +131,9 @@ export function trpoStep(problem: TrpoProblem, options: Partial<TrpoOptions> = {
   const xs = [...problem.params];
   const lossBefore = scalarOf(() => problem.loss(xs));
   if (!Number.isFinite(lossBefore)) throw new Error(`TRPO: the surrogate loss is ${lossBefore} before the step`);
-  const g = tf.tidy(() => {
-    const grads = tf.grads((...zs: tf.Tensor[]) => problem.loss(zs))(xs);
-    return flatten(grads);
-  });
+  const grads = tf.tidy(() => tf.grads((...zs: tf.Tensor[]) => problem.loss(zs))(xs));
+  const g = flatten(grads);
+  grads.forEach((t) => t.dispose());
   const keep = (): TrpoResult => ({ params: xs.map((x) => x.clone()), accepted: false, lossBefore, lossAfter: lossBefore, kl: 0, backtracks: 0 });
   if (!g.every(Number.isFinite)) throw new Error('TRPO: the surrogate gradient is not finite');
   if (dot(g, g) === 0) return keep();
