@@ -285,3 +285,20 @@ describe('launch/sim.launch.yaml hardware:=sawyer against the simulated Sawyer',
     assert.ok(rig.sim.commands.length > 20, `${rig.sim.commands.length} JointCommands reached the robot`);
   });
 });
+
+describe('nodes: sawyer without a robot', function () {
+  this.timeout(10_000);
+  it('fails to start with what to check when the master is unreachable', async () => {
+    const { freePort } = await import('./fixtures/ros1/roscore.js');
+    const rt = quietRuntime();
+    try {
+      const uri = `http://127.0.0.1:${await freePort()}/`;
+      await assert.rejects(
+        startNode(rt, sawyerNode, { parameterOverrides: { master_uri: uri, connect_timeout_s: 1.0 } }),
+        (err: Error) => err.message.includes(`cannot connect to the Sawyer at ${uri}`) && /ROS_MASTER_URI/.test(err.message) && /SDK mode/.test(err.message),
+      );
+    } finally {
+      await rt.shutdown();
+    }
+  });
+});
