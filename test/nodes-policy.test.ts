@@ -131,11 +131,11 @@ describe('nodes: policy', function () {
     };
     // asks for version 1 before it exists: answered once it arrives
     const pending = io.start.sendRequestAsync({ trial: 2, steps: 4, params_version: 1, deterministic: true, seed: 0 }, { timeout: 5000 });
-    const shifted = tf.tidy(() => {
-      const outBias = ref!.policy.shapes.filter(([, s]) => s.length === 1 && s[0] === 3).map(([n]) => n).find((n) => n !== 'logStd')!;
-      const p = { ...ref!.params, [outBias]: tf.add(ref!.params[outBias]!, tf.tensor1d([0.25, -0.25, 0.5])) };
-      return { name: outBias, flat: flattenParams(p, [outBias]), mean: actOnce(ref!.policy, p, stateRow('door', [0.3, 0, 0.1], { doorAngle: 0 }), { deterministic: true, seed: 0 }).mean };
-    });
+    const outBias = ref!.policy.shapes.filter(([, sh]) => sh.length === 1 && sh[0] === 3).map(([n]) => n).find((n) => n !== 'logStd')!;
+    const moved = tf.add(ref!.params[outBias]!, tf.tensor1d([0.25, -0.25, 0.5]));
+    const p = { ...ref!.params, [outBias]: moved };
+    const shifted = { flat: flattenParams(p, [outBias]), mean: actOnce(ref!.policy, p, stateRow('door', [0.3, 0, 0.1], { doorAngle: 0 }), { deterministic: true, seed: 0 }).mean };
+    moved.dispose();
     await new Promise((r) => setTimeout(r, 20));
     io.params.publish({ header: { stamp: stamp(0), frame_id: '' }, version: 1, tensors: shifted.flat });
     assert.equal((await pending).success, true);
