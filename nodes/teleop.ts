@@ -322,14 +322,13 @@ const node = defineNode({
       log.info(`scripted teleop (the simulated task's expert), ${p.lockstep ? 'one command per /clock step' : `${p.rateHz} Hz`}`);
     }
 
-    ctx.signal.addEventListener('abort', () => void cleanup?.(), { once: true });
-    return {
-      shutdown: async () => {
-        const c = cleanup;
-        cleanup = undefined;
-        await c?.();
-      },
+    const release = async (): Promise<void> => {
+      const c = cleanup;
+      cleanup = undefined;
+      await c?.();
     };
+    ctx.signal.addEventListener('abort', () => void release(), { once: true });
+    return { shutdown: release };
   },
 });
 

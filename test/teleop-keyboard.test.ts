@@ -94,3 +94,60 @@ describe('teleop: keyboard commands and episode keys', () => {
     assert.throws(() => new KeyboardTeleop({ speed: 2 }), /speed/);
   });
 });
+
+describe('teleop: node with device keyboard', function () {
+  this.timeout(20000);
+  const stdin = process.stdin as NodeJS.ReadStream & { setRawMode?: (on: boolean) => unknown };
+  const saved = { isTTY: Object.getOwnPropertyDescriptor(stdin, 'isTTY'), setRawMode: Object.getOwnPropertyDescriptor(stdin, 'setRawMode') };
+  const rawModes: boolean[] = [];
+  let rt: import('../src/graph/inprocess.js').InProcessRuntime | undefined;
+  let running: import('../src/graph/node-entry.js').RunningNode | undefined;
+
+  beforeEach(() => {
+    rawModes.length = 0;
+    Object.defineProperty(stdin, 'isTTY', { value: true, configurable: true });
+    Object.defineProperty(stdin, 'setRawMode', { value: (on: boolean) => rawModes.push(on), configurable: true, writable: true });
+  });
+  afterEach(async () => {
+    await running?.stop();
+    await rt?.shutdown();
+    for (const [k, d] of Object.entries(saved)) {
+      if (d) Object.defineProperty(stdin, k, d);
+      else delete (stdin as unknown as Record<string, unknown>)[k];
+    }
+  });
+
+  it('turns terminal bytes into cmd_ee commands and episode events, and restores the terminal', async () => {
+    const { startNode } = await import('../src/graph/node-entry.js');
+    const { default: teleopNode } = await import('../nodes/teleop.js');
+    const { quietRuntime, record, until } = await import('./helpers/nodes-graph.js');
+    rt = quietRuntime();
+    const probe = rt.createNode('probe');
+    type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const cmds = record<Msg>(probe, 'geometry_msgs/msg/TwistStamped', 'cmd_ee');
+    const events = record<Msg>(probe, 'gmps_msgs/msg/EpisodeEvent', 'teleop/episode');
+    const clock = probe.createPublisher('rosgraph_msgs/msg/Clock', '/clock', { qos: 'clock' });
+    running = await startNode(rt, teleopNode, { parameterOverrides: { device: 'keyboard', lockstep: true, speed: 1.0, speak: false } });
+    assert.deepEqual(rawModes, [true], 'raw mode on');
+    stdin.emit('data', Buffer.from('wf'));
+    clock.publish({ clock: { sec: 1, nanosec: 0 } });
+    await until(rt, () => cmds.length === 1, 'a command');
+    const l = cmds[0]!.twist.linear;
+    assert.deepEqual([l.x, l.y, l.z], [1, 0, -1]);
+    stdin.emit('data', Buffer.from(`${ESC}[C${ESC}[D`));
+    await until(rt, () => events.length === 2, 'save and discard');
+    assert.deepEqual(events.map((e) => e.event), [1, 2]);
+    await running.stop();
+    running = undefined;
+    assert.deepEqual(rawModes, [true, false], 'raw mode off again');
+  });
+
+  it('refuses to start without a terminal, saying what to do', async () => {
+    Object.defineProperty(stdin, 'isTTY', { value: false, configurable: true });
+    const { startNode } = await import('../src/graph/node-entry.js');
+    const { default: teleopNode } = await import('../nodes/teleop.js');
+    const { quietRuntime } = await import('./helpers/nodes-graph.js');
+    rt = quietRuntime();
+    await assert.rejects(startNode(rt, teleopNode, { parameterOverrides: { device: 'keyboard', speak: false } }), /needs a terminal.*device:=joy/);
+  });
+});
