@@ -280,6 +280,8 @@ export async function imageCommandPolicy(
     describe = 'GMPS vision policy (untrained weights)';
   }
   const clip = (v: number) => Math.max(-1, Math.min(1, v));
+  // Untimed warm-up: the first inference compiles and allocates the backend's kernels.
+  actOnce(policy, params, new Float32Array(policy.config.obsDim), { deterministic: true, seed: 0 });
   return {
     describe,
     run(image) {
