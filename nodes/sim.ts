@@ -148,6 +148,7 @@ const node = defineNode({
       }
     });
 
+    let lastClip = '';
     ros.createSubscription<JointCommandLike>('sensor_msgs/msg/JointState', 'joint_command', {}, (cmd) => {
       let q: Float64Array;
       try {
@@ -158,7 +159,10 @@ const node = defineNode({
         return;
       }
       const clip = sim.setTarget(q);
-      if (clip.clipped) log.warn(`joint_command clipped by the safety envelope: ${clip.reasons.join(', ')}`);
+      // warn once per distinct reason in a row, so a steady clip (e.g. the velocity cap) does not flood the log
+      const reason = clip.clipped ? clip.reasons.join(', ') : '';
+      if (reason && reason !== lastClip) log.warn(`joint_command clipped by the safety envelope: ${reason}`);
+      lastClip = reason;
       if (p.lockstep) {
         sim.step();
         publishState();
