@@ -288,7 +288,7 @@ const node = defineNode({
       }
     });
 
-    log.info(`connected to the Sawyer at ${p.masterUri} (joint states ${link.status().jointStateHz} Hz so far); streaming at ${p.commandRateHz} Hz`);
+    log.info(`connected to the Sawyer at ${p.masterUri}; joint commands stream at ${p.commandRateHz} Hz, reset pose [${Array.from(startPose, (v) => v.toFixed(3)).join(', ')}]`);
     return {
       shutdown: async () => {
         log.debug(`published ${published} joint states`);

@@ -118,6 +118,7 @@ export class SimSawyer {
   private env?: RealtimeDoorEnv;
   private node?: RosNode;
   private timers: NodeJS.Timeout[] = [];
+  private tickTimer?: NodeJS.Timeout;
   private readonly setpoint = new Float64Array(N_JOINTS);
   private commanded?: Float64Array;
   private lastCommandMs = 0;
@@ -227,7 +228,18 @@ export class SimSawyer {
 
     const rateHz = this.opts.rateHz ?? 100;
     this.lastPhysicsMs = Date.now();
-    this.timers.push(setInterval(() => this.tick(), 1000 / rateHz));
+    // Scheduled against absolute times, so the rate stays at rateHz instead of drifting below it as setInterval does.
+    const period = 1000 / rateHz;
+    let due = Date.now() + period;
+    const loop = (): void => {
+      if (!this.node) return;
+      this.tick();
+      due += period;
+      const now = Date.now();
+      if (due < now - 5 * period) due = now + period; // after a stall, do not burst
+      this.tickTimer = setTimeout(loop, Math.max(0, due - now));
+    };
+    this.tickTimer = setTimeout(loop, period);
     this.timers.push(setInterval(() => void node.publish(t.robotState, this.state).catch(() => undefined), 100));
     await node.publish(t.robotState, this.state);
   }
@@ -235,6 +247,7 @@ export class SimSawyer {
   async stop(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
+    clearTimeout(this.tickTimer);
     const node = this.node;
     this.node = undefined;
     if (node) await stopRos1Node(node);
