@@ -6,6 +6,7 @@ import { registerLearningBench } from './learning-bench.js';
 import { registerData } from './data.js';
 import { registerLearning } from './learning.js';
 import { registerSawyer } from './sawyer.js';
+import { registerExperiment } from './experiment.js';
 
 /** Every verb of `gmps`, by area. `bench` is the parent of all `gmps bench ...` verbs. */
 export function registerCommands(program: Command, bench: Command): void {
@@ -16,4 +17,5 @@ export function registerCommands(program: Command, bench: Command): void {
   registerData(program, bench);
   registerLearning(program, bench);
   registerSawyer(program, bench);
+  registerExperiment(program, bench);
 }

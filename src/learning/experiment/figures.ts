@@ -1,0 +1,126 @@
+/**
+ * The paper's figures as lists of runs, at two scales:
+ * - `paper`: the sizes of gmps-paper appendix D / gmps-reference §8 (days of compute);
+ * - `small`: the same runs shrunk to minutes each on a 2-core machine (curves show trends only).
+ * PEARL, RL² and MAESN join the lists when they are registered (`registerAlgorithm`).
+ */
+import type { RunSpec, TaskSpec } from './types.js';
+
+export const FIGURES = [
+  'fig3-push',
+  'fig3-ant',
+  'fig4-ant-ood',
+  'fig5-door-sparse',
+  'fig5-ant-sparse',
+  'fig5-vision-push',
+  'fig6-door',
+  'fig6-vision-push',
+] as const;
+export type FigureName = (typeof FIGURES)[number];
+export type Scale = 'small' | 'paper';
+
+export interface FigureSpec {
+  name: FigureName;
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  runs: RunSpec[];
+  /** The paper's "GMPS needs N× fewer samples than MAML" where it states one. */
+  paperRatioVsMaml?: number;
+}
+
+export function isFigure(s: string): s is FigureName {
+  return (FIGURES as readonly string[]).includes(s);
+}
+
+interface Sizes {
+  gmps: Record<string, unknown>;
+  maml: Record<string, unknown>;
+  multitask: Record<string, unknown>;
+  imitation: Record<string, unknown>;
+  sac: Record<string, unknown>;
+  antHorizon: number;
+}
+
+const SIZES: Record<Scale, Sizes> = {
+  small: {
+    gmps: { numTasks: 4, numHeldOut: 2, rolloutsPerTask: 5, demosPerTask: 2, iterations: 6, adamSteps: 30, evalEvery: 2, hidden: [64, 64] },
+    maml: { metaBatchSize: 4, numTasks: 4, numHeldOut: 2, rolloutsPerTask: 5, iterations: 6, evalEvery: 2, hidden: [64, 64] },
+    multitask: { numTasks: 4, numHeldOut: 2, rolloutsPerTask: 5, iterations: 6, evalEvery: 2, evalRollouts: 2, hidden: [64, 64] },
+    imitation: { numTasks: 4, numHeldOut: 2, demosPerTask: 2, bcSteps: 100, adaptSteps: 2, adaptRollouts: 5, hidden: [64, 64] },
+    sac: { sacSteps: 2000, sacWarmup: 500, sacHidden: [64, 64] },
+    antHorizon: 50,
+  },
+  paper: {
+    gmps: { numTasks: 20, numHeldOut: 10, rolloutsPerTask: 20, demosPerTask: 5, iterations: 50, adamSteps: 500, evalEvery: 2, hidden: [100, 100] },
+    maml: { metaBatchSize: 20, numTasks: 20, numHeldOut: 10, rolloutsPerTask: 20, iterations: 500, evalEvery: 10, hidden: [100, 100] },
+    multitask: { numTasks: 20, numHeldOut: 10, rolloutsPerTask: 20, iterations: 500, evalEvery: 10, evalRollouts: 5, hidden: [100, 100] },
+    imitation: { numTasks: 20, numHeldOut: 10, demosPerTask: 5, bcSteps: 2000, adaptSteps: 5, adaptRollouts: 20, hidden: [100, 100] },
+    sac: { sacSteps: 2_000_000, sacWarmup: 10_000, sacHidden: [256, 256] },
+    antHorizon: 200,
+  },
+};
+
+function runs(task: TaskSpec, entries: [id: string, algorithm: string, config: Record<string, unknown>][]): RunSpec[] {
+  return entries.map(([id, algorithm, config]) => ({ id, algorithm, task, config }));
+}
+
+export function figureSpec(name: FigureName, scale: Scale): FigureSpec {
+  const s = SIZES[scale];
+  const samples = { xLabel: 'meta-training environment samples', yLabel: 'average return after adaptation' };
+  const steps = { xLabel: 'adaptation steps on held-out tasks', yLabel: 'average return' };
+  const push: TaskSpec = { kind: 'push', envOptions: {} };
+  const door: TaskSpec = { kind: 'door', envOptions: { dense: false } };
+  const ant: TaskSpec = { kind: 'ant', envOptions: { dense: true, horizon: s.antHorizon } };
+  const antSparse: TaskSpec = { kind: 'ant', envOptions: { dense: false, horizon: s.antHorizon } };
+  const visionPush: TaskSpec = { kind: 'push', envOptions: { camera: { width: 64, height: 48 } } };
+  const vision = { obsMode: 'vision' };
+  switch (name) {
+    case 'fig3-push':
+      return {
+        name, title: 'Fig. 3: Sawyer pushing (full state)', ...samples, paperRatioVsMaml: 4,
+        runs: runs(push, [['gmps', 'gmps', s.gmps], ['maml', 'maml', s.maml], ['multitask', 'multitask', s.multitask]]),
+      };
+    case 'fig3-ant':
+      return {
+        name, title: 'Fig. 3: Ant goal locomotion (dense)', ...samples, paperRatioVsMaml: 12,
+        runs: runs(ant, [['gmps', 'gmps', { ...s.gmps, ...s.sac, expert: 'sac' }], ['maml', 'maml', s.maml], ['multitask', 'multitask', s.multitask]]),
+      };
+    case 'fig4-ant-ood':
+      return {
+        name, title: 'Fig. 4: Ant extrapolation to out-of-distribution goals', ...steps,
+        runs: runs(ant, [
+          ['gmps', 'gmps', { ...s.gmps, ...s.sac, expert: 'sac', curve: 'ood', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts }],
+          ['maml', 'maml', { ...s.maml, curve: 'ood', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts }],
+        ]),
+      };
+    case 'fig5-door-sparse':
+      return {
+        name, title: 'Fig. 5: sparse-reward door opening', ...samples,
+        runs: runs(door, [['gmps', 'gmps', s.gmps], ['maml', 'maml', s.maml], ['multitask', 'multitask', s.multitask]]),
+      };
+    case 'fig5-ant-sparse':
+      return {
+        name, title: 'Fig. 5: sparse-reward Ant locomotion', ...samples,
+        runs: runs(antSparse, [['gmps', 'gmps', { ...s.gmps, ...s.sac, expert: 'sac' }], ['maml', 'maml', s.maml], ['multitask', 'multitask', s.multitask]]),
+      };
+    case 'fig5-vision-push':
+      return {
+        name, title: 'Fig. 5: vision pushing', ...samples,
+        runs: runs(visionPush, [['gmps', 'gmps', { ...s.gmps, ...vision }]]),
+      };
+    case 'fig6-door':
+      return {
+        name, title: 'Fig. 6: sparse door, GMPS vs MultiTask-imitation fine-tuning', ...steps,
+        runs: runs(door, [
+          ['gmps', 'gmps', { ...s.gmps, curve: 'fineTune', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts }],
+          ['multitask-imitation', 'multitask-imitation', s.imitation],
+        ]),
+      };
+    case 'fig6-vision-push':
+      return {
+        name, title: 'Fig. 6: vision pushing, GMPS vs MultiTask-imitation fine-tuning', ...steps,
+        runs: runs(visionPush, [['gmps', 'gmps', { ...s.gmps, ...vision, curve: 'fineTune', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts }]]),
+      };
+  }
+}

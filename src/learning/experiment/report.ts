@@ -1,0 +1,104 @@
+/**
+ * `gmps report`: one chart per figure directory (mean over seeds with a ±1 std band, SVG + HTML)
+ * and a table of sample-efficiency ratios next to the paper's.
+ *
+ * Samples to reach X: X is the final mean return of the weaker of GMPS and MAML (so both curves
+ * reach it); for each, the first x where its seed-mean curve is ≥ X; ratio = MAML / GMPS.
+ */
+import { readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { meanWithBand, writeLearningCurves, type Series } from '../plot.js';
+import { figureSpec, isFigure } from './figures.js';
+import { readResults } from './run.js';
+import type { RunResult } from './types.js';
+
+export interface RatioRow {
+  figure: string;
+  target: number;
+  gmpsSamples: number | null;
+  mamlSamples: number | null;
+  ratio: number | null;
+  paperRatio: number | null;
+}
+
+export interface FigureReport {
+  figure: string;
+  svg: string;
+  html: string;
+  runs: { id: string; seeds: number; finalMean: number }[];
+}
+
+export interface Report {
+  figures: FigureReport[];
+  ratios: RatioRow[];
+  markdown: string;
+}
+
+/** Mean curve over seeds: x of the shortest seed, y per seed truncated to it. */
+export function seedMean(results: readonly RunResult[]): { x: number[]; runs: number[][] } {
+  const n = Math.min(...results.map((r) => r.curve.points.length));
+  const x = Array.from({ length: n }, (_, i) => results.reduce((s, r) => s + r.curve.points[i].x, 0) / results.length);
+  return { x, runs: results.map((r) => r.curve.points.slice(0, n).map((p) => p.y)) };
+}
+
+/** First x at which `y` reaches `target` (null: never). */
+export function samplesToReach(x: readonly number[], y: readonly number[], target: number): number | null {
+  for (let i = 0; i < y.length; i++) if (y[i] >= target) return x[i];
+  return null;
+}
+
+export async function writeReport(dir: string): Promise<Report> {
+  let names: string[];
+  try {
+    names = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  } catch {
+    throw new Error(`no experiment directory at ${dir}; run 'gmps experiment FIG --out ${dir}' first`);
+  }
+  const figures: FigureReport[] = [];
+  const ratios: RatioRow[] = [];
+  for (const fig of names) {
+    const results = (await readResults(path.join(dir, fig))).filter((r) => r.curve.points.length > 0);
+    if (!results.length) continue;
+    const byId = new Map<string, RunResult[]>();
+    for (const r of results) byId.set(r.id, [...(byId.get(r.id) ?? []), r]);
+    const spec = isFigure(fig) ? figureSpec(fig, (results[0].scale as 'small' | 'paper') ?? 'small') : undefined;
+    const series: Series[] = [];
+    const means = new Map<string, { x: number[]; y: number[] }>();
+    const runs: FigureReport['runs'] = [];
+    for (const [id, rs] of byId) {
+      const { x, runs: ys } = seedMean(rs);
+      const s = meanWithBand(`${id} (${rs.length} seed${rs.length > 1 ? 's' : ''})`, x, ys);
+      series.push(s);
+      means.set(id, { x, y: Array.from(s.y) });
+      runs.push({ id, seeds: rs.length, finalMean: s.y[s.y.length - 1] });
+    }
+    const xAxis = results[0].curve.xAxis;
+    const files = await writeLearningCurves(path.join(dir, fig, fig), {
+      title: spec?.title ?? fig,
+      xLabel: spec?.xLabel ?? (xAxis === 'envSamples' ? 'meta-training environment samples' : 'adaptation steps'),
+      yLabel: spec?.yLabel ?? 'average return',
+      series,
+    });
+    figures.push({ figure: fig, ...files, runs });
+    const g = means.get('gmps');
+    const m = means.get('maml');
+    if (xAxis === 'envSamples' && g && m && g.y.length && m.y.length) {
+      const target = Math.min(g.y[g.y.length - 1], m.y[m.y.length - 1]);
+      const gs = samplesToReach(g.x, g.y, target);
+      const ms = samplesToReach(m.x, m.y, target);
+      ratios.push({ figure: fig, target, gmpsSamples: gs, mamlSamples: ms, ratio: gs && ms ? ms / gs : null, paperRatio: spec?.paperRatioVsMaml ?? null });
+    }
+  }
+  const fmt = (v: number | null, digits = 0) => (v === null ? '—' : v.toFixed(digits));
+  const lines = ['# GMPS reproduction report', '', '| figure | run | seeds | final mean return |', '|---|---|---|---|'];
+  for (const f of figures) for (const r of f.runs) lines.push(`| ${f.figure} | ${r.id} | ${r.seeds} | ${r.finalMean.toFixed(2)} |`);
+  lines.push('', '## Samples to reach X (X = final mean return of the weaker of GMPS and MAML)', '');
+  lines.push('| figure | X | GMPS samples | MAML samples | MAML / GMPS | paper |', '|---|---|---|---|---|---|');
+  for (const r of ratios) {
+    lines.push(`| ${r.figure} | ${r.target.toFixed(2)} | ${fmt(r.gmpsSamples)} | ${fmt(r.mamlSamples)} | ${fmt(r.ratio, 1)} | ${r.paperRatio ? `~${r.paperRatio}x` : '—'} |`);
+  }
+  const markdown = `${lines.join('\n')}\n`;
+  await writeFile(path.join(dir, 'report.md'), markdown);
+  await writeFile(path.join(dir, 'report.json'), `${JSON.stringify({ figures, ratios }, null, 1)}\n`);
+  return { figures, ratios, markdown };
+}

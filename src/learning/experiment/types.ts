@@ -1,0 +1,69 @@
+/**
+ * The experiment harness' seams. A figure is a list of runs; a run is one algorithm on one task
+ * with one config; every run (per seed) writes one result JSON with its curve. Algorithms are
+ * registered by name, so further baselines plug in with `registerAlgorithm`.
+ */
+import type { Sampler } from '../sampler.js';
+
+export interface TaskSpec {
+  kind: string;
+  /** Env options (dense reward, horizon, camera, ...). */
+  envOptions: Record<string, unknown>;
+}
+
+/** What a curve's x axis counts. */
+export type XAxis = 'envSamples' | 'adaptSteps';
+
+export interface CurvePointOut {
+  /** Meta-training environment samples so far (or the adaptation step for `adaptSteps` curves). */
+  x: number;
+  /** Average return after adaptation (the figure's y value). */
+  y: number;
+  /** Success rate when the task has one. */
+  success?: number;
+}
+
+export interface RunCurve {
+  xAxis: XAxis;
+  points: CurvePointOut[];
+  /** Anything worth keeping next to the curve (expert return, final losses, ...). */
+  extra?: Record<string, unknown>;
+}
+
+export interface RunSpec {
+  /** Unique within the figure; names the result file and the legend entry. */
+  id: string;
+  algorithm: string;
+  task: TaskSpec;
+  /** Algorithm-specific settings (numbers of tasks, iterations, ...). */
+  config: Record<string, unknown>;
+}
+
+export interface RunContext {
+  seed: number;
+  /** A sampler over `spec.task` with options merged over the task's (the algorithm closes it via `closeAll`). */
+  openSampler(task?: Partial<TaskSpec>): Promise<Sampler>;
+  /** Directory this run may write checkpoints to. */
+  workDir: string;
+  log(line: string): void;
+}
+
+export interface Algorithm {
+  readonly name: string;
+  readonly description: string;
+  run(spec: RunSpec, ctx: RunContext): Promise<RunCurve>;
+}
+
+export interface RunResult {
+  format: 'gmps-experiment-run/1';
+  figure: string;
+  scale: string;
+  id: string;
+  algorithm: string;
+  seed: number;
+  task: TaskSpec;
+  config: Record<string, unknown>;
+  curve: RunCurve;
+  seconds: number;
+  finishedAt: string;
+}

@@ -1,0 +1,294 @@
+/**
+ * The two non-meta baselines of the GMPS paper (§5.2, §5.3):
+ *
+ * - MultiTask: one policy trained with TRPO on the samples of all training tasks at once, never
+ *   adapted. Its curve is the return of the policy itself (std ×1e-5, like GMPS' adapted policies)
+ *   on the training and held-out tasks, against every environment sample used.
+ * - MultiTask-imitation: one policy behaviour-cloned on every task's demonstrations (Adam on the
+ *   mean-squared error of the mean, GMPS' outer loss without the inner step), then fine-tuned on
+ *   each held-out task by vanilla policy-gradient steps (the meta-test protocol of `adapt.ts`
+ *   with one fixed step size instead of meta-learned ones).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { TaskKind, TaskParams } from '../../sim/types.js';
+import { toAdaptBatch } from './advantages.js';
+import { Adam } from './adam.js';
+import { adaptStep } from './gmps.js';
+import {
+  drawTasks,
+  envSpecOf,
+  meanReturn,
+  policyAct,
+  POST_UPDATE_STD_SCALE,
+  successRate,
+  type CurvePoint,
+  type EvalResult,
+  type MetaTrainConfig,
+} from './meta-train.js';
+import { createPolicy, disposeParams, type GmpsPolicy, type Params } from './policy/index.js';
+import { Rng } from './rng.js';
+import type { Sampler } from './sampler.js';
+import type { Trajectory } from './trajectory.js';
+import { gaussianKl, trpoStep, type TrpoOptions } from './trpo.js';
+import type { TaskDemos } from './types.js';
+
+export interface MultiTaskConfig {
+  task: TaskKind;
+  envOptions: Record<string, unknown>;
+  seed: number;
+  numTasks: number;
+  numHeldOut: number;
+  /** Rollouts per training task and iteration (batch = numTasks · K · horizon). */
+  rolloutsPerTask: number;
+  iterations: number;
+  hidden: number[];
+  trpo: Partial<TrpoOptions>;
+  evalEvery: number;
+  /** Rollouts per task in evaluations. */
+  evalRollouts: number;
+}
+
+export function defaultMultiTaskConfig(task: TaskKind): MultiTaskConfig {
+  return {
+    task,
+    envOptions: {},
+    seed: 0,
+    numTasks: 10,
+    numHeldOut: 5,
+    rolloutsPerTask: 20,
+    iterations: 100,
+    hidden: [100, 100],
+    trpo: {},
+    evalEvery: 5,
+    evalRollouts: 5,
+  };
+}
+
+const avg = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const steps = (groups: readonly Trajectory[][]): number => groups.reduce((s, g) => s + g.reduce((a, t) => a + t.length, 0), 0);
+
+function plainPolicy(obsDim: number, actDim: number, hidden: number[]): GmpsPolicy {
+  return createPolicy({ kind: 'mlp', obsDim, actDim, hidden, latentDim: 0, zInit: 0, initStepSize: 0.1 });
+}
+
+async function fixedTasks(c: { task: TaskKind; envOptions: Record<string, unknown>; seed: number; numTasks: number; numHeldOut: number }) {
+  const { createEnvFromSpec } = await import('./worker/spec.js');
+  const probe = await createEnvFromSpec(envSpecOf(c), 0);
+  try {
+    return drawTasks({ seed: c.seed, numTasks: c.numTasks, numHeldOut: c.numHeldOut } as MetaTrainConfig, (r) => probe.sampleTask(r));
+  } finally {
+    probe.close();
+  }
+}
+
+/** Return of a non-adapting policy (std ×1e-5) on `tasks`: pre = post. */
+async function evaluatePlain(sampler: Sampler, policy: GmpsPolicy, params: Params, tasks: readonly TaskParams[], K: number, rng: Rng) {
+  const trajs = await sampler.sample({ tasks, rolloutsPerTask: K, act: policyAct(policy, () => params, K, 'state', rng, POST_UPDATE_STD_SCALE) });
+  const ret = avg(trajs.map(meanReturn));
+  const succ = avg(trajs.map(successRate));
+  const result: EvalResult = { preReturn: ret, postReturn: ret, preSuccess: succ, postSuccess: succ };
+  return { result, samples: steps(trajs) };
+}
+
+export interface MultiTaskResult {
+  curve: CurvePoint[];
+  envSamples: number;
+  policy: GmpsPolicy;
+  params: Params;
+  dispose(): void;
+}
+
+/** MultiTask: TRPO on all training tasks, no adaptation. */
+export async function multiTaskTrain(opts: { config: MultiTaskConfig; sampler: Sampler; obsDim: number; actDim: number; onEval?: (p: CurvePoint) => void }): Promise<MultiTaskResult> {
+  const c = opts.config;
+  if (!Number.isInteger(c.iterations) || c.iterations < 1) throw new Error(`MultiTask: iterations must be a positive integer, got ${c.iterations}`);
+  if (!Number.isInteger(c.rolloutsPerTask) || c.rolloutsPerTask < 2) throw new Error(`MultiTask: rolloutsPerTask must be an integer >= 2, got ${c.rolloutsPerTask}`);
+  const { sampler } = opts;
+  const policy = plainPolicy(opts.obsDim, opts.actDim, c.hidden);
+  const init = policy.init(c.seed);
+  disposeParams(init.stepSizes);
+  let params = init.params;
+  const names = policy.shapes.map(([n]) => n);
+  const { tasks, heldOut } = await fixedTasks(c);
+  const K = c.rolloutsPerTask;
+  let envSamples = 0;
+  const curve: CurvePoint[] = [];
+  const evaluate = async (itr: number) => {
+    const rng = new Rng(`${c.seed}-multitask-eval-${itr}`);
+    const tr = await evaluatePlain(sampler, policy, params, tasks, c.evalRollouts, rng);
+    envSamples += tr.samples;
+    const point: CurvePoint = { iteration: itr, envSamples, train: tr.result };
+    if (heldOut.length) {
+      const ho = await evaluatePlain(sampler, policy, params, heldOut, c.evalRollouts, rng);
+      envSamples += ho.samples;
+      point.heldOut = ho.result;
+      point.envSamples = envSamples;
+    }
+    curve.push(point);
+    opts.onEval?.(point);
+  };
+  for (let itr = 0; itr < c.iterations; itr++) {
+    if (c.evalEvery > 0 && itr % c.evalEvery === 0) await evaluate(itr);
+    const rng = new Rng(`${c.seed}-multitask-itr-${itr}`);
+    const groups = await sampler.sample({ tasks, rolloutsPerTask: K, act: policyAct(policy, () => params, K, 'state', rng) });
+    envSamples += steps(groups);
+    const batches = groups.map((g) => toAdaptBatch(g, 'state'));
+    const n = batches.reduce((s, b) => s + b.advantages.length, 0);
+    const cat = (pick: (b: (typeof batches)[number]) => Float32Array) => {
+      const out = new Float32Array(batches.reduce((s, b) => s + pick(b).length, 0));
+      let o = 0;
+      for (const b of batches) {
+        out.set(pick(b), o);
+        o += pick(b).length;
+      }
+      return out;
+    };
+    const { obsDim, actDim } = policy.config;
+    const obs = tf.tensor2d(cat((b) => b.obs), [n, obsDim]);
+    const actions = tf.tensor2d(cat((b) => b.actions), [n, actDim]);
+    const adv = tf.tensor1d(cat((b) => b.advantages));
+    const oldMean = tf.tidy(() => policy.mean(params, obs));
+    const oldLogStd = tf.tidy(() => policy.logStd(params));
+    const oldLogp = tf.tidy(() => policy.logProb(params, obs, actions));
+    const asParams = (xs: tf.Tensor[]): Params => Object.fromEntries(names.map((k, i) => [k, xs[i]]));
+    const res = trpoStep(
+      {
+        params: names.map((k) => params[k]),
+        loss: (xs) => tf.neg(tf.mean(tf.mul(tf.exp(tf.sub(policy.logProb(asParams(xs), obs, actions), oldLogp)), adv))) as tf.Scalar,
+        kl: (xs) => {
+          const p = asParams(xs);
+          return tf.mean(gaussianKl(oldMean, oldLogStd, policy.mean(p, obs), policy.logStd(p))) as tf.Scalar;
+        },
+      },
+      c.trpo,
+    );
+    [obs, actions, adv, oldMean, oldLogStd, oldLogp].forEach((t) => t.dispose());
+    disposeParams(params);
+    params = asParams(res.params);
+  }
+  await evaluate(c.iterations);
+  return { curve, envSamples, policy, params, dispose: () => disposeParams(params) };
+}
+
+export interface ImitationConfig {
+  seed: number;
+  hidden: number[];
+  /** Full-batch Adam steps of behaviour cloning. */
+  bcSteps: number;
+  lr: number;
+  /** Fine-tuning: policy-gradient steps per held-out task, K rollouts each, step size α. */
+  fineTuneSteps: number;
+  rolloutsPerStep: number;
+  fineTuneStepSize: number;
+}
+
+export interface FineTuneCurve {
+  /** Mean over tasks of the return after k fine-tuning steps, k = 0..n. */
+  returns: number[];
+  success: number[];
+  /** Environment samples spent on fine-tuning (all tasks). */
+  envSamples: number;
+}
+
+/** Behaviour cloning of one plain policy on every task's demonstrations. Returns θ and the final loss. */
+export function behaviourClone(policy: GmpsPolicy, demos: readonly TaskDemos[], c: Pick<ImitationConfig, 'seed' | 'bcSteps' | 'lr'>): { params: Params; loss: number } {
+  const { obsDim, actDim } = policy.config;
+  const rows = demos.reduce((s, d) => s + d.actions.length / actDim, 0);
+  if (rows === 0) throw new Error('behaviour cloning needs at least one demonstration step');
+  const obsAll = new Float32Array(rows * obsDim);
+  const actAll = new Float32Array(rows * actDim);
+  let o = 0;
+  for (const d of demos) {
+    obsAll.set(d.obs, o * obsDim);
+    actAll.set(d.actions, o * actDim);
+    o += d.actions.length / actDim;
+  }
+  const init = policy.init(c.seed);
+  disposeParams(init.stepSizes);
+  const vars: Record<string, tf.Variable> = {};
+  for (const [k, t] of Object.entries(init.params)) vars[k] = tf.variable(t);
+  disposeParams(init.params);
+  const adam = new Adam({ lr: c.lr });
+  const obs = tf.tensor2d(obsAll, [rows, obsDim]);
+  const act = tf.tensor2d(actAll, [rows, actDim]);
+  let loss = Number.NaN;
+  for (let s = 0; s < c.bcSteps; s++) {
+    loss = tf.tidy(() => {
+      const names = Object.keys(vars);
+      const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => {
+        const p: Params = Object.fromEntries(names.map((k, i) => [k, xs[i]]));
+        return tf.mean(tf.squaredDifference(policy.mean(p, obs), act)) as tf.Scalar;
+      })(names.map((k) => vars[k]));
+      adam.apply(vars, Object.fromEntries(names.map((k, i) => [k, grads[i]])));
+      return value.dataSync()[0];
+    });
+  }
+  obs.dispose();
+  act.dispose();
+  adam.dispose();
+  const params: Params = {};
+  for (const [k, v] of Object.entries(vars)) {
+    params[k] = v.clone();
+    v.dispose();
+  }
+  return { params, loss };
+}
+
+/** Fine-tunes `params` on each task separately with vanilla PG steps (step size α on every parameter). */
+export async function fineTune(
+  sampler: Sampler,
+  policy: GmpsPolicy,
+  params: Params,
+  tasks: readonly TaskParams[],
+  c: Pick<ImitationConfig, 'seed' | 'fineTuneSteps' | 'rolloutsPerStep' | 'fineTuneStepSize'>,
+  alphas?: Params,
+): Promise<FineTuneCurve> {
+  const K = c.rolloutsPerStep;
+  const stepSizes: Params = alphas ?? Object.fromEntries(policy.adaptable.map((k) => [k, tf.fill(params[k].shape, c.fineTuneStepSize)]));
+  const returns = new Array<number>(c.fineTuneSteps + 1).fill(0);
+  const success = new Array<number>(c.fineTuneSteps + 1).fill(0);
+  let envSamples = 0;
+  try {
+    for (const [i, task] of tasks.entries()) {
+      const rng = new Rng(`${c.seed}-finetune-${i}`);
+      let p: Params = Object.fromEntries(Object.entries(params).map(([k, t]) => [k, t.clone()]));
+      try {
+        for (let k = 0; k <= c.fineTuneSteps; k++) {
+          const [trajs] = await sampler.sample({ tasks: [task], rolloutsPerTask: K, act: policyAct(policy, () => p, K, 'state', rng) });
+          envSamples += steps([trajs]);
+          returns[k] += meanReturn(trajs) / tasks.length;
+          success[k] += successRate(trajs) / tasks.length;
+          if (k < c.fineTuneSteps) {
+            const next = adaptStep(policy, p, stepSizes, toAdaptBatch(trajs, 'state'));
+            disposeParams(p);
+            p = next;
+          }
+        }
+      } finally {
+        disposeParams(p);
+      }
+    }
+  } finally {
+    if (!alphas) disposeParams(stepSizes);
+  }
+  return { returns, success, envSamples };
+}
+
+/** MultiTask-imitation: behaviour cloning on all demonstrations, then fine-tuning on each held-out task. */
+export async function multiTaskImitation(opts: {
+  sampler: Sampler;
+  obsDim: number;
+  actDim: number;
+  demos: readonly TaskDemos[];
+  heldOut: readonly TaskParams[];
+  config: ImitationConfig;
+}): Promise<FineTuneCurve & { bcLoss: number }> {
+  const policy = plainPolicy(opts.obsDim, opts.actDim, opts.config.hidden);
+  const { params, loss } = behaviourClone(policy, opts.demos, opts.config);
+  try {
+    const curve = await fineTune(opts.sampler, policy, params, opts.heldOut, opts.config);
+    return { ...curve, bcLoss: loss };
+  } finally {
+    disposeParams(params);
+  }
+}

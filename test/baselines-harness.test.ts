@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { getAlgorithm, registerAlgorithm } from '../src/learning/experiment/algorithms.js';
+import { FIGURES, figureSpec } from '../src/learning/experiment/figures.js';
+import { samplesToReach, writeReport } from '../src/learning/experiment/report.js';
+import { runFigure } from '../src/learning/experiment/run.js';
+import type { Algorithm, RunSpec } from '../src/learning/experiment/types.js';
+
+const calls: string[] = [];
+/** A stand-in algorithm: a deterministic curve whose slope depends on the run config. */
+const fake: Algorithm = {
+  name: 'harness-test-fake',
+  description: 'test double',
+  async run(spec, ctx) {
+    calls.push(`${spec.id}/${ctx.seed}`);
+    const slope = spec.config.slope as number;
+    if (slope < 0) throw new Error('negative slope');
+    return { xAxis: 'envSamples', points: [0, 1, 2, 3].map((k) => ({ x: 1000 * k, y: slope * k + ctx.seed })) };
+  },
+};
+
+describe('baselines: experiment harness', function () {
+  this.timeout(20000);
+  let dir: string;
+  before(() => {
+    try {
+      getAlgorithm(fake.name);
+    } catch {
+      registerAlgorithm(fake);
+    }
+  });
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'gmps-harness-'));
+    calls.length = 0;
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  const task = { kind: 'point', envOptions: {} };
+  const runs: RunSpec[] = [
+    { id: 'gmps', algorithm: fake.name, task, config: { slope: 4 } },
+    { id: 'maml', algorithm: fake.name, task, config: { slope: 1 } },
+  ];
+
+  it('is resumable: a second run skips finished runs and runs only the missing seeds', async () => {
+    const first = await runFigure({ figure: 'figX', scale: 'small', runs, seeds: 2, outDir: dir, workers: 0 });
+    assert.deepEqual(first.map((s) => s.status), ['ran', 'ran', 'ran', 'ran']);
+    assert.deepEqual(calls, ['gmps/0', 'gmps/1', 'maml/0', 'maml/1']);
+    calls.length = 0;
+    const second = await runFigure({ figure: 'figX', scale: 'small', runs, seeds: 3, outDir: dir, workers: 0 });
+    assert.deepEqual(second.map((s) => s.status), ['skipped', 'skipped', 'ran', 'skipped', 'skipped', 'ran']);
+    assert.deepEqual(calls, ['gmps/2', 'maml/2']);
+    const json = JSON.parse(await readFile(path.join(dir, 'figX', 'maml-seed2.json'), 'utf8'));
+    assert.equal(json.curve.points[3].y, 1 * 3 + 2);
+  });
+
+  it('records a failing run without stopping the others, and retries it next time', async () => {
+    const bad: RunSpec[] = [{ ...runs[0], id: 'broken', config: { slope: -1 } }, runs[1]];
+    const st = await runFigure({ figure: 'figY', scale: 'small', runs: bad, seeds: 1, outDir: dir, workers: 0 });
+    assert.deepEqual(st.map((s) => s.status), ['failed', 'ran']);
+    assert.match(await readFile(path.join(dir, 'figY', 'broken-seed0.error.txt'), 'utf8'), /negative slope/);
+    const again = await runFigure({ figure: 'figY', scale: 'small', runs: bad, seeds: 1, outDir: dir, workers: 0 });
+    assert.deepEqual(again.map((s) => s.status), ['failed', 'skipped']);
+  });
+
+  it('report: seed-mean charts (SVG + HTML) and the samples-to-reach ratio', async () => {
+    await runFigure({ figure: 'fig3-push', scale: 'small', runs, seeds: 2, outDir: dir, workers: 0 });
+    const report = await writeReport(dir);
+    const files = await readdir(path.join(dir, 'fig3-push'));
+    assert.ok(files.includes('fig3-push.svg') && files.includes('fig3-push.html'));
+    const svg = await readFile(path.join(dir, 'fig3-push', 'fig3-push.svg'), 'utf8');
+    assert.match(svg, /class="band"/);
+    // final means: gmps 12.5, maml 3.5 → X = 3.5; gmps reaches it at x = 1000 (4·1 + 0.5), maml at 3000
+    const [row] = report.ratios;
+    assert.equal(row.target, 3.5);
+    assert.equal(row.gmpsSamples, 1000);
+    assert.equal(row.mamlSamples, 3000);
+    assert.equal(row.ratio, 3);
+    assert.equal(row.paperRatio, 4);
+    assert.match(report.markdown, /fig3-push \| 3\.50 \| 1000 \| 3000 \| 3\.0 \| ~4x/);
+    assert.equal(samplesToReach([0, 1], [0, 0], 1), null);
+  });
+
+  it('every figure lists only registered algorithms, at both scales', () => {
+    for (const f of FIGURES) {
+      for (const scale of ['small', 'paper'] as const) {
+        const spec = figureSpec(f, scale);
+        assert.ok(spec.runs.length > 0);
+        for (const r of spec.runs) assert.equal(getAlgorithm(r.algorithm).name, r.algorithm);
+      }
+    }
+  });
+});
