@@ -42,8 +42,4 @@ describe('nodes: launch/sim.launch.yaml', function () {
     assert.ok(rewards.every((r) => r.data === 0), 'the hand starts far from the handle: sparse reward 0');
     assert.deepEqual(logs.filter((l) => l.level === 'error' || l.level === 'fatal'), []);
   });
-
-  it('hardware:=sawyer fails clearly while the sawyer node does not exist', async () => {
-    await assert.rejects(runLaunchPlan(planLaunch(FILE, { args: { hardware: 'sawyer' } }), { log: () => {} }), /node file not found.*nodes\/sawyer/);
-  });
 });
