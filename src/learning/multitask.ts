@@ -214,12 +214,13 @@ export function behaviourClone(policy: GmpsPolicy, demos: readonly TaskDemos[], 
   let loss = Number.NaN;
   for (let s = 0; s < c.bcSteps; s++) {
     loss = tf.tidy(() => {
-      const names = Object.keys(vars);
+      // The log-std does not enter the mean-squared error; it keeps its initial value.
+      const names = Object.keys(vars).filter((k) => k !== 'logStd');
       const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => {
-        const p: Params = Object.fromEntries(names.map((k, i) => [k, xs[i]]));
+        const p: Params = { ...vars, ...Object.fromEntries(names.map((k, i) => [k, xs[i]])) };
         return tf.mean(tf.squaredDifference(policy.mean(p, obs), act)) as tf.Scalar;
       })(names.map((k) => vars[k]));
-      adam.apply(vars, Object.fromEntries(names.map((k, i) => [k, grads[i]])));
+      adam.apply(Object.fromEntries(names.map((k) => [k, vars[k]])), Object.fromEntries(names.map((k, i) => [k, grads[i]])));
       return value.dataSync()[0];
     });
   }

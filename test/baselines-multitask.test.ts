@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { initBackend } from '../src/learning/backend.js';
+import { rolloutExpert, scriptedExpert } from '../src/learning/expert.js';
+import { behaviourClone, multiTaskImitation } from '../src/learning/multitask.js';
+import { createPolicy } from '../src/learning/policy/index.js';
+import { createLocalSampler } from '../src/learning/sampler.js';
+import { toTaskDemos } from '../src/learning/trajectory.js';
+import type { TaskParams } from '../sim/types.js';
+
+describe('baselines: MultiTask-imitation', function () {
+  this.timeout(60000);
+  before(async () => {
+    await initBackend({ backend: 'wasm', log: null });
+  });
+
+  it('behaviour-clones the demonstrations, then fine-tunes on a held-out task with policy-gradient steps', async () => {
+    const s = await createLocalSampler({ env: { kind: 'point', options: { horizon: 20, maxStep: 0.2 } }, nEnvs: 4 });
+    try {
+      const tasks: TaskParams[] = [
+        { kind: 'point', goal: [0.5, 0.5] },
+        { kind: 'point', goal: [-0.5, 0.3] },
+        { kind: 'point', goal: [0.2, -0.8] },
+      ];
+      const demos = (await rolloutExpert(s, scriptedExpert, tasks, 2)).map((g) => toTaskDemos(g, 'state', 'expert'));
+      const policy = createPolicy({ kind: 'mlp', obsDim: 2, actDim: 2, hidden: [32, 32], latentDim: 0, zInit: 0, initStepSize: 0.1 });
+      const few = behaviourClone(policy, demos, { seed: 0, bcSteps: 5, lr: 1e-3 });
+      const many = behaviourClone(policy, demos, { seed: 0, bcSteps: 200, lr: 1e-3 });
+      assert.ok(many.loss < few.loss * 0.75, `BC loss ${few.loss} → ${many.loss}`);
+      const r = await multiTaskImitation({
+        sampler: s,
+        obsDim: 2,
+        actDim: 2,
+        demos,
+        heldOut: [{ kind: 'point', goal: [0.7, -0.2] }],
+        config: { seed: 0, hidden: [32, 32], bcSteps: 200, lr: 1e-3, fineTuneSteps: 3, rolloutsPerStep: 8, fineTuneStepSize: 0.1 },
+      });
+      assert.equal(r.returns.length, 4);
+      assert.equal(r.envSamples, 4 * 8 * 20);
+      assert.ok(r.returns[3] > r.returns[0], `fine-tuning return ${r.returns[0]} → ${r.returns[3]}`);
+    } finally {
+      await s.close();
+    }
+  });
+});
