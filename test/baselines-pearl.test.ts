@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../src/learning/backend.js';
+import { klToUnitPrior, Pearl, productOfGaussians } from '../src/learning/pearl.js';
+import { createLocalSampler, type Sampler } from '../src/learning/sampler.js';
+import type { TaskParams } from '../sim/types.js';
+
+const goal = (x: number, y: number): TaskParams => ({ kind: 'point', goal: [x, y] });
+
+describe('baselines PEARL', function () {
+  this.timeout(120000);
+  let sampler: Sampler;
+  before(async () => {
+    await initBackend({ log: null });
+    sampler = await createLocalSampler({ env: { kind: 'point', options: { horizon: 20 } }, nEnvs: 4 });
+  });
+  after(async () => sampler.close());
+
+  it('combines Gaussian factors as a product of Gaussians (hand computation)', () => {
+    // Task 0: factors N(1, 1) and N(3, 4) in dim 0; N(0, 2) and N(-2, 2) in dim 1.
+    // Precisions 1 + 1/4 = 1.25 → var 0.8, mean 0.8·(1/1 + 3/4) = 1.4; dim 1: var 1, mean 0.5·(0) + 0.5·(−2) = −1.
+    const means = tf.tensor3d([1, 0, 3, -2], [1, 2, 2]);
+    const vars = tf.tensor3d([1, 2, 4, 2], [1, 2, 2]);
+    const q = productOfGaussians(means, vars);
+    const m = q.mean.dataSync();
+    const v = q.variance.dataSync();
+    assert.ok(Math.abs(m[0] - 1.4) < 1e-6 && Math.abs(v[0] - 0.8) < 1e-6, `dim 0: ${m[0]}, ${v[0]}`);
+    assert.ok(Math.abs(m[1] + 1) < 1e-6 && Math.abs(v[1] - 1) < 1e-6, `dim 1: ${m[1]}, ${v[1]}`);
+    // KL(N(1.4, 0.8) ⊗ N(−1, 1) ‖ N(0, I)) = ½(0.8 + 1.96 − 1 − ln 0.8) + ½(1 + 1 − 1 − 0)
+    const kl = klToUnitPrior(q).dataSync()[0];
+    const expected = 0.5 * (0.8 + 1.96 - 1 - Math.log(0.8)) + 0.5;
+    assert.ok(Math.abs(kl - expected) < 1e-5, `KL ${kl} vs ${expected}`);
+    // No factors: the unit prior.
+    const prior = productOfGaussians(tf.zeros([2, 0, 3]) as tf.Tensor3D, tf.ones([2, 0, 3]) as tf.Tensor3D);
+    assert.deepEqual([...prior.mean.dataSync()], [0, 0, 0, 0, 0, 0]);
+    assert.deepEqual([...prior.variance.dataSync()], [1, 1, 1, 1, 1, 1]);
+  });
+
+  it('narrows the posterior as context transitions are added', async () => {
+    const agent = new Pearl({ stateDim: 2, actionDim: 2 }, { hidden: [16], encoderHidden: [16], latentDim: 3, seed: 3 });
+    try {
+      const trajs = (await sampler.sample({ tasks: [goal(0.5, 0.5)], rolloutsPerTask: 1, act: agent.actWithLatents([new Float32Array(3)]) }))[0];
+      const rows = agent.contextRows(trajs);
+      const width = agent.contextDim;
+      assert.equal(rows.length, 20 * width);
+      let prev = agent.posterior(new Float32Array(0)).variance;
+      assert.deepEqual([...prev], [1, 1, 1]);
+      for (const n of [1, 2, 5, 10, 20]) {
+        const v = agent.posterior(rows.subarray(0, n * width)).variance;
+        for (let d = 0; d < 3; d++) assert.ok(v[d] < prev[d], `variance ${v[d]} with ${n} transitions is not below ${prev[d]}`);
+        prev = v;
+      }
+      assert.throws(() => agent.posterior(new Float32Array(width + 1)), /multiple of the context width/);
+    } finally {
+      agent.dispose();
+    }
+  });
+});
+
