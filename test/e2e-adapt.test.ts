@@ -15,7 +15,7 @@ describe('e2e: gmps launch launch/adapt_door.launch.yaml', function () {
     const ck = await writeTestCheckpoint('vision', 6);
     const out = mkdtempSync(path.join(tmpdir(), 'gmps-e2e-adapt-'));
     const args = ['--import', 'tsx', 'src/cli/main.ts', 'launch', 'launch/adapt_door.launch.yaml'];
-    args.push(`checkpoint:=${ck}`, 'steps:=1', 'rollouts:=2', 'horizon:=8', 'target_deg:=20.0', `output_dir:=${out}`, '--json');
+    args.push(`checkpoint:=${ck}`, 'steps:=1', 'rollouts:=2', 'horizon:=8', 'target_deg:=20.0', 'dense:=false', `output_dir:=${out}`, '--json');
     const { stdout } = await run(process.execPath, args, { maxBuffer: 1 << 24 });
     const lines = stdout.trim().split('\n');
     const last = JSON.parse(lines.at(-1)!) as { targetDeg: number; steps: Array<{ step: number; return: number; success: number }>; status: string };
@@ -23,7 +23,7 @@ describe('e2e: gmps launch launch/adapt_door.launch.yaml', function () {
     assert.equal(last.targetDeg, 20);
     assert.deepEqual(last.steps.map((s) => s.step), [0, 1]);
     for (const s of last.steps) {
-      assert.ok(Number.isFinite(s.return) && s.return >= 0, `return ${s.return}`);
+      assert.ok(Number.isFinite(s.return) && s.return >= 0, `sparse return ${s.return}`);
       assert.ok(s.success >= 0 && s.success <= 1);
     }
     assert.ok(lines.some((l) => /^step\s+return\s+success$/.test(l)), 'the human table is printed too');
