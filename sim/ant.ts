@@ -23,10 +23,7 @@ type MjModel = InstanceType<MujocoModule['MjModel']>;
 type MjData = InstanceType<MujocoModule['MjData']>;
 
 /** An Ant task: the goal position (m) of the torso centre. */
-export interface AntTask {
-  kind: 'ant';
-  goal: [number, number];
-}
+export type AntTask = Extract<TaskParams, { kind: 'ant' }>;
 
 export const ANT = {
   goalRadius: 2,
@@ -47,15 +44,15 @@ export interface AntEnvOptions extends EnvOptions {
   horizon?: number;
 }
 
-/** The ant task as a `TaskParams` (the shared union names the Sawyer and point tasks only). */
-export function antTask(goal: readonly [number, number]): TaskParams {
-  return { kind: 'ant', goal: [goal[0], goal[1]] } as unknown as TaskParams;
+/** The Ant task with this goal. */
+export function antTask(goal: readonly [number, number]): AntTask {
+  return { kind: 'ant', goal: [goal[0], goal[1]] };
 }
 
 function asAntTask(task: TaskParams): AntTask {
-  const t = task as unknown as { kind: string; goal?: unknown };
-  if (t.kind !== 'ant') throw new Error(`ant env: cannot reset to a '${t.kind}' task`);
-  const g = t.goal;
+  if (task.kind !== 'ant') throw new Error(`ant env: cannot reset to a '${task.kind}' task`);
+  // Tasks also arrive from JSON (task files, worker messages): check the goal's shape.
+  const g: unknown = task.goal;
   if (!Array.isArray(g) || g.length !== 2 || !g.every((v) => typeof v === 'number' && Number.isFinite(v))) {
     throw new Error('ant env: task.goal must be two finite numbers [x, y] in metres');
   }
@@ -115,7 +112,7 @@ function mulberry32(seed: number): () => number {
 }
 
 export class AntEnv implements Env {
-  readonly kind = 'ant' as unknown as TaskKind;
+  readonly kind: TaskKind = 'ant';
   readonly stateDim: number;
   readonly actionDim = ANT_JOINTS.length;
   readonly contextDim = 2;

@@ -4,7 +4,7 @@ import { mujoco } from './mujoco.js';
 import { PushEnv } from './push.js';
 import type { Env, EnvOptions, TaskKind } from './types.js';
 
-export const TASK_KINDS: readonly TaskKind[] = ['door', 'push', 'point'];
+export const TASK_KINDS: readonly TaskKind[] = ['door', 'push', 'point', 'ant'];
 
 export async function createEnv(kind: TaskKind | string, options: EnvOptions = {}): Promise<Env> {
   switch (kind) {
@@ -22,7 +22,10 @@ export async function createEnv(kind: TaskKind | string, options: EnvOptions = {
       const { PointEnv } = await import('./point.js');
       return new PointEnv(options);
     }
-    case 'ant': return new (await import('./ant.js')).AntEnv(await mujoco(), options);
+    case 'ant': {
+      const { AntEnv } = await import('./ant.js');
+      return new AntEnv(await mujoco(), options);
+    }
     default:
       throw new Error(`unknown task '${kind}'; known tasks: ${TASK_KINDS.join(', ')}`);
   }

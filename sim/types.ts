@@ -1,6 +1,6 @@
 /**
- * The Task seam: every simulated task (door, push, the 2-D point used by tests) implements `Env`.
- * The task parameter (door target angle, push goal) is privileged: it is never part of
+ * The Task seam: every simulated task (door, push, the Ant, the 2-D point used by tests) implements
+ * `Env`. The task parameter (door target angle, push or Ant goal) is privileged: it is never part of
  * `Observation.state`; learners that may use it (contextual experts) read `context()`.
  */
 
@@ -8,7 +8,8 @@
 export type TaskParams =
   | { kind: 'door'; targetRad: number }
   | { kind: 'push'; goal: [number, number] }
-  | { kind: 'point'; goal: [number, number] };
+  | { kind: 'point'; goal: [number, number] }
+  | { kind: 'ant'; goal: [number, number] };
 
 export type TaskKind = TaskParams['kind'];
 

@@ -46,6 +46,7 @@ export function taskKey(task: TaskParams): string {
       return `door:${task.targetRad}`;
     case 'push':
     case 'point':
+    case 'ant':
       return `${task.kind}:${task.goal[0]},${task.goal[1]}`;
   }
 }

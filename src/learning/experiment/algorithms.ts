@@ -1,14 +1,21 @@
 /**
  * The algorithm registry of the experiment harness and the built-in entries: GMPS (through
- * `metaTrain`), MAML-TRPO, MultiTask and MultiTask-imitation.
+ * `metaTrain`), MAML-TRPO, MultiTask, MultiTask-imitation, and the meta-RL baselines PEARL, RL²
+ * and MAESN (whose own settings are the keys of their `*_DEFAULTS` found in the run config).
  *
  * Common run config keys (each algorithm reads the ones it needs):
  * - `curve`: 'train' (return after adaptation on the training tasks vs env samples, default),
  *   'heldOut' (same on held-out tasks), 'fineTune' (after training: return on held-out tasks after
  *   k adaptation steps, x = k), 'ood' (as 'fineTune' on the Ant's out-of-distribution goals).
  * - `adaptSteps`, `adaptRollouts`: the k-step adaptation protocol of 'fineTune' / 'ood'.
+ *
+ * PEARL, RL² and MAESN default to 'heldOut' and count x as the env samples of their own
+ * meta-training (evaluation episodes not included); `iterations`, `evalEvery` (default 1),
+ * `numTasks`, `numHeldOut`. Their adaptation "steps" for 'fineTune' / 'ood': PEARL, k context
+ * episodes before acting on the posterior (x = 0: the context episodes' own return); RL², episode
+ * k of one trial; MAESN, k inner steps on the latent distribution.
  */
-import type { TaskKind, TaskParams } from '../../../sim/types.js';
+import type { Env, TaskKind, TaskParams } from '../../../sim/types.js';
 import type { CurvePoint } from '../meta-train.js';
 import type { GmpsPolicy, Params } from '../policy/index.js';
 import type { Sampler } from '../sampler.js';
@@ -284,4 +291,200 @@ const multitaskImitation: Algorithm = {
   },
 };
 
-for (const a of [gmps, maml, multitask, multitaskImitation]) registerAlgorithm(a);
+// ---- meta-RL baselines: PEARL, RL², MAESN ---------------------------------------------------
+
+/**
+ * The algorithm's own settings from the run config: every key of `defaults` present in `cfg`,
+ * type-checked against the default's type. The harness' keys (numTasks, curve, ...) are not in
+ * `defaults` and pass by.
+ */
+function pickConfig<T extends object>(algorithm: string, cfg: Record<string, unknown>, defaults: T): Partial<T> {
+  const out: Record<string, unknown> = {};
+  for (const [key, def] of Object.entries(defaults)) {
+    if (!(key in cfg)) continue;
+    const v = cfg[key];
+    const ok = Array.isArray(def)
+      ? Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x))
+      : typeof def === 'number'
+        ? typeof v === 'number' && Number.isFinite(v)
+        : typeof v === typeof def;
+    if (!ok) throw new Error(`${algorithm} run config '${key}' must be ${Array.isArray(def) ? 'an array of numbers' : `a ${typeof def}`}, got ${JSON.stringify(v)}`);
+    out[key] = v;
+  }
+  return out as Partial<T>;
+}
+
+/** Whether iteration `it` (0-based) of `iterations` ends with an evaluation. */
+function evalDue(it: number, iterations: number, evalEvery: number): boolean {
+  return (it + 1) % evalEvery === 0 || it === iterations - 1;
+}
+
+interface BaselineSetup {
+  kind: CurveKind;
+  iterations: number;
+  evalEvery: number;
+  tasks: TaskParams[];
+  heldOut: TaskParams[];
+  /** Tasks the envSamples curve evaluates on: training or held-out tasks. */
+  curveTasks: TaskParams[];
+}
+
+/** Shared checks and the seed's task draw of the meta-RL baselines (default curve: held-out tasks). */
+async function baselineSetup(name: string, spec: RunSpec, seed: number): Promise<BaselineSetup> {
+  const cfg = spec.config;
+  if (cfg.obsMode === 'vision') throw new Error(`${name} here runs state policies only (no vision variant)`);
+  const kind = curveKind({ curve: 'heldOut', ...cfg });
+  const iterations = num(cfg, 'iterations', 10);
+  const evalEvery = num(cfg, 'evalEvery', 1);
+  if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`run config 'iterations' must be a positive integer, got ${iterations}`);
+  if (!Number.isInteger(evalEvery) || evalEvery < 1) throw new Error(`run config 'evalEvery' must be a positive integer, got ${evalEvery}`);
+  const numHeldOut = num(cfg, 'numHeldOut', 10);
+  if (kind !== 'train' && kind !== 'ood' && numHeldOut < 1) throw new Error(`curve '${kind}' evaluates held-out tasks: set numHeldOut >= 1`);
+  const { tasks, heldOut } = await seedTasks(spec, seed, num(cfg, 'numTasks', 20), numHeldOut);
+  return { kind, iterations, evalEvery, tasks, heldOut, curveTasks: kind === 'train' ? tasks : heldOut };
+}
+
+/** Per-task replay capacity for a PEARL run: room for every episode a task can expect, at most 1e6. */
+function pearlReplayCapacity(c: { initialEpisodesPerTask: number; tasksPerIteration: number; priorEpisodes: number; posteriorEpisodes: number }, horizon: number, iterations: number, numTasks: number): number {
+  const visits = Math.ceil((2 * iterations * c.tasksPerIteration) / numTasks) + 1;
+  return Math.min(1_000_000, horizon * (c.initialEpisodesPerTask + visits * (c.priorEpisodes + c.posteriorEpisodes)));
+}
+
+const pearl: Algorithm = {
+  name: 'pearl',
+  description: 'PEARL (pearl.ts): SAC with a probabilistic context encoder; y = return acting on the posterior mean after context episodes',
+  async run(spec: RunSpec, ctx: RunContext): Promise<RunCurve> {
+    const { PEARL_DEFAULTS, trainPearl } = await import('../pearl.js');
+    const cfg = spec.config;
+    const setup = await baselineSetup('PEARL', spec, ctx.seed);
+    const sampler = await ctx.openSampler();
+    const own = { ...PEARL_DEFAULTS, ...pickConfig('PEARL', cfg, PEARL_DEFAULTS), seed: ctx.seed };
+    const config = { ...own, replayCapacity: 'replayCapacity' in cfg ? own.replayCapacity : pearlReplayCapacity(own, sampler.info.horizon, setup.iterations, setup.tasks.length) };
+    const contextEpisodes = num(cfg, 'contextEpisodes', 1);
+    const points: CurvePointOut[] = [];
+    const curveOn = setup.kind === 'train' || setup.kind === 'heldOut';
+    const { agent } = await trainPearl({
+      sampler,
+      tasks: setup.tasks,
+      iterations: setup.iterations,
+      config,
+      onIteration: async (s, a) => {
+        let line = `pearl itr ${s.iteration}: ${s.envSteps} samples, episode return ${s.meanReturn.toFixed(2)}`;
+        if (curveOn && evalDue(s.iteration, setup.iterations, setup.evalEvery)) {
+          const ev = await a.evaluate(sampler, setup.curveTasks, contextEpisodes);
+          points.push({ x: a.envSteps, y: ev.posteriorReturn, success: ev.posteriorSuccessRate });
+          line += `, posterior return ${ev.posteriorReturn.toFixed(2)}`;
+        }
+        ctx.log(line);
+      },
+    });
+    try {
+      const extra = { gradSteps: agent.gradSteps, envSteps: agent.envSteps, replayCapacity: config.replayCapacity };
+      if (curveOn) return { xAxis: 'envSamples', points, extra };
+      // Adaptation for PEARL is inference: x = k context episodes (z ~ prior) before acting on the posterior.
+      const tasks = await adaptationTasks(setup.kind, spec, setup.heldOut);
+      const steps = num(cfg, 'adaptSteps', 3);
+      const out: CurvePointOut[] = [];
+      for (let k = 1; k <= steps; k++) {
+        const ev = await agent.evaluate(sampler, tasks, k);
+        if (k === 1) out.push({ x: 0, y: ev.priorReturn });
+        out.push({ x: k, y: ev.posteriorReturn, success: ev.posteriorSuccessRate });
+      }
+      return { xAxis: 'adaptSteps', points: out, extra };
+    } finally {
+      agent.dispose();
+    }
+  },
+};
+
+const maesn: Algorithm = {
+  name: 'maesn',
+  description: 'MAESN (maesn.ts): latent-conditioned policy, per-task latent distributions adapted by one policy-gradient step',
+  async run(spec: RunSpec, ctx: RunContext): Promise<RunCurve> {
+    const { MAESN_DEFAULTS, trainMaesn } = await import('../maesn.js');
+    const cfg = spec.config;
+    const setup = await baselineSetup('MAESN', spec, ctx.seed);
+    const sampler = await ctx.openSampler();
+    const config = { ...pickConfig('MAESN', cfg, MAESN_DEFAULTS), seed: ctx.seed };
+    const points: CurvePointOut[] = [];
+    const curveOn = setup.kind === 'train' || setup.kind === 'heldOut';
+    const { agent } = await trainMaesn({
+      sampler,
+      tasks: setup.tasks,
+      iterations: setup.iterations,
+      config,
+      onIteration: async (s, a) => {
+        let line = `maesn itr ${s.iteration}: ${s.envSteps} samples, post-update return ${s.postReturn.toFixed(2)}`;
+        if (curveOn && evalDue(s.iteration, setup.iterations, setup.evalEvery)) {
+          // Meta-test protocol: explore with z ~ N(0, I), one inner step on the latent, act with it.
+          const ev = await a.adapt(sampler, setup.curveTasks, 1);
+          points.push({ x: a.envSteps, y: ev.returnsByStep[1], success: ev.successByStep[1] });
+          line += `, adapted return ${ev.returnsByStep[1].toFixed(2)}`;
+        }
+        ctx.log(line);
+      },
+    });
+    try {
+      if (curveOn) return { xAxis: 'envSamples', points, extra: { envSteps: agent.envSteps } };
+      const tasks = await adaptationTasks(setup.kind, spec, setup.heldOut);
+      const ev = await agent.adapt(sampler, tasks, num(cfg, 'adaptSteps', 3));
+      return { xAxis: 'adaptSteps', points: ev.returnsByStep.map((y, k) => ({ x: k, y, success: ev.successByStep[k] })), extra: { envSteps: agent.envSteps } };
+    } finally {
+      agent.dispose();
+    }
+  },
+};
+
+const rl2: Algorithm = {
+  name: 'rl2',
+  description: 'RL² (rl2.ts): GRU policy carried across the episodes of a trial, TRPO (or PPO); y = return of the trial\'s last episode',
+  async run(spec: RunSpec, ctx: RunContext): Promise<RunCurve> {
+    const { RL2_DEFAULTS, evaluateRl2, trainRl2 } = await import('../rl2.js');
+    const { envSpecOf } = await import('../meta-train.js');
+    const { createEnvFromSpec } = await import('../worker/spec.js');
+    const cfg = spec.config;
+    const setup = await baselineSetup('RL²', spec, ctx.seed);
+    const config = { ...pickConfig('RL²', cfg, RL2_DEFAULTS), seed: ctx.seed };
+    const trials = config.trialsPerIteration ?? RL2_DEFAULTS.trialsPerIteration;
+    const nEnvs = num(cfg, 'envs', Math.min(trials, 8));
+    if (!Number.isInteger(nEnvs) || nEnvs < 1) throw new Error(`run config 'envs' must be a positive integer, got ${nEnvs}`);
+    // RL² steps Env instances itself (it feeds back the previous reward), not through a sampler.
+    const envSpec = envSpecOf({ task: spec.task.kind as TaskKind, envOptions: spec.task.envOptions, seed: ctx.seed });
+    const envs: Env[] = [];
+    try {
+      for (let i = 0; i < nEnvs; i++) envs.push(await createEnvFromSpec(envSpec, i));
+      const deterministic = cfg.evalDeterministic === true;
+      const points: CurvePointOut[] = [];
+      const curveOn = setup.kind === 'train' || setup.kind === 'heldOut';
+      const { agent } = await trainRl2({
+        envs,
+        tasks: setup.tasks,
+        iterations: setup.iterations,
+        config,
+        onIteration: async (s, a) => {
+          let line = `rl2 itr ${s.iteration}: ${s.envSteps} samples, episode returns ${s.returnsByEpisode.map((r) => r.toFixed(2)).join(' / ')}`;
+          if (curveOn && evalDue(s.iteration, setup.iterations, setup.evalEvery)) {
+            const ev = await evaluateRl2(a, envs, setup.curveTasks, deterministic);
+            const last = ev.returnsByEpisode.length - 1;
+            points.push({ x: a.envSteps, y: ev.returnsByEpisode[last], success: ev.successByEpisode[last] });
+            line += `, last-episode return ${ev.returnsByEpisode[last].toFixed(2)}`;
+          }
+          ctx.log(line);
+        },
+      });
+      try {
+        if (curveOn) return { xAxis: 'envSamples', points, extra: { envSteps: agent.envSteps } };
+        // Adaptation for RL² happens within a trial: x = episode index of the trial.
+        const tasks = await adaptationTasks(setup.kind, spec, setup.heldOut);
+        const ev = await evaluateRl2(agent, envs, tasks, deterministic);
+        return { xAxis: 'adaptSteps', points: ev.returnsByEpisode.map((y, k) => ({ x: k, y, success: ev.successByEpisode[k] })), extra: { envSteps: agent.envSteps } };
+      } finally {
+        agent.dispose();
+      }
+    } finally {
+      for (const e of envs) e.close();
+    }
+  },
+};
+
+for (const a of [gmps, maml, multitask, multitaskImitation, pearl, rl2, maesn]) registerAlgorithm(a);

@@ -2,7 +2,10 @@
  * The paper's figures as lists of runs, at two scales:
  * - `paper`: the sizes of gmps-paper appendix D / gmps-reference §8 (days of compute);
  * - `small`: the same runs shrunk to minutes each on a 2-core machine (curves show trends only).
- * PEARL, RL² and MAESN join the lists when they are registered (`registerAlgorithm`).
+ *
+ * Baselines per figure follow the paper: Fig. 3 (meta-RL) compares PEARL, MAML, RL² and
+ * MultiTask; Fig. 4 PEARL; Fig. 5's sparse-reward tasks PEARL, MAML, MultiTask and MAESN.
+ * PEARL, RL² and MAESN plot return on held-out tasks (their `curve` default).
  */
 import type { RunSpec, TaskSpec } from './types.js';
 
@@ -39,6 +42,9 @@ interface Sizes {
   multitask: Record<string, unknown>;
   imitation: Record<string, unknown>;
   sac: Record<string, unknown>;
+  pearl: Record<string, unknown>;
+  rl2: Record<string, unknown>;
+  maesn: Record<string, unknown>;
   antHorizon: number;
 }
 
@@ -49,6 +55,12 @@ const SIZES: Record<Scale, Sizes> = {
     multitask: { numTasks: 4, numHeldOut: 2, rolloutsPerTask: 5, iterations: 6, evalEvery: 2, evalRollouts: 2, hidden: [64, 64] },
     imitation: { numTasks: 4, numHeldOut: 2, demosPerTask: 2, bcSteps: 100, adaptSteps: 2, adaptRollouts: 5, hidden: [64, 64] },
     sac: { sacSteps: 2000, sacWarmup: 500, sacHidden: [64, 64] },
+    pearl: {
+      numTasks: 4, numHeldOut: 2, iterations: 6, evalEvery: 2, hidden: [64, 64], encoderHidden: [64, 64], metaBatch: 4, batchSize: 64,
+      contextBatch: 32, initialEpisodesPerTask: 2, tasksPerIteration: 2, priorEpisodes: 1, posteriorEpisodes: 1, gradStepsPerIteration: 50,
+    },
+    rl2: { numTasks: 4, numHeldOut: 2, iterations: 6, evalEvery: 2, hidden: 32, trialsPerIteration: 8, episodesPerTrial: 2 },
+    maesn: { numTasks: 4, numHeldOut: 2, iterations: 6, evalEvery: 2, hidden: [64, 64], latentDim: 2, episodesPerTask: 5, metaBatch: 4 },
     antHorizon: 50,
   },
   paper: {
@@ -57,6 +69,13 @@ const SIZES: Record<Scale, Sizes> = {
     multitask: { numTasks: 20, numHeldOut: 10, rolloutsPerTask: 20, iterations: 500, evalEvery: 10, evalRollouts: 5, hidden: [100, 100] },
     imitation: { numTasks: 20, numHeldOut: 10, demosPerTask: 5, bcSteps: 2000, adaptSteps: 5, adaptRollouts: 20, hidden: [100, 100] },
     sac: { sacSteps: 2_000_000, sacWarmup: 10_000, sacHidden: [256, 256] },
+    // PEARL's published settings (pearl.ts defaults: 2000 gradient steps and 5 tasks × (2 prior +
+    // 3 posterior episodes) per iteration, meta-batch 16, batch 256, latent 5), 500 iterations.
+    pearl: { numTasks: 20, numHeldOut: 10, iterations: 500, evalEvery: 10, hidden: [100, 100] },
+    // RL²: GRU of 100 units, 2-episode trials, TRPO KL 0.01, batches the size of MAML's (20 trials).
+    rl2: { numTasks: 20, numHeldOut: 10, iterations: 500, evalEvery: 10, hidden: 100, trialsPerIteration: 20, episodesPerTrial: 2 },
+    // MAESN: (100, 100) policy, latent 2 (sweep 2 / 4), 20 tasks × 20 episodes per meta-step.
+    maesn: { numTasks: 20, numHeldOut: 10, iterations: 500, evalEvery: 10, hidden: [100, 100], latentDim: 2, episodesPerTask: 20, metaBatch: 20 },
     antHorizon: 200,
   },
 };
@@ -79,12 +98,17 @@ export function figureSpec(name: FigureName, scale: Scale): FigureSpec {
     case 'fig3-push':
       return {
         name, title: 'Fig. 3: Sawyer pushing (full state)', ...samples, paperRatioVsMaml: 4,
-        runs: runs(push, [['gmps', 'gmps', s.gmps], ['maml', 'maml', s.maml], ['multitask', 'multitask', s.multitask]]),
+        runs: runs(push, [
+          ['gmps', 'gmps', s.gmps], ['maml', 'maml', s.maml], ['multitask', 'multitask', s.multitask], ['pearl', 'pearl', s.pearl], ['rl2', 'rl2', s.rl2],
+        ]),
       };
     case 'fig3-ant':
       return {
         name, title: 'Fig. 3: Ant goal locomotion (dense)', ...samples, paperRatioVsMaml: 12,
-        runs: runs(ant, [['gmps', 'gmps', { ...s.gmps, ...s.sac, expert: 'sac' }], ['maml', 'maml', s.maml], ['multitask', 'multitask', s.multitask]]),
+        runs: runs(ant, [
+          ['gmps', 'gmps', { ...s.gmps, ...s.sac, expert: 'sac' }], ['maml', 'maml', s.maml], ['multitask', 'multitask', s.multitask],
+          ['pearl', 'pearl', s.pearl], ['rl2', 'rl2', s.rl2],
+        ]),
       };
     case 'fig4-ant-ood':
       return {
@@ -92,17 +116,24 @@ export function figureSpec(name: FigureName, scale: Scale): FigureSpec {
         runs: runs(ant, [
           ['gmps', 'gmps', { ...s.gmps, ...s.sac, expert: 'sac', curve: 'ood', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts }],
           ['maml', 'maml', { ...s.maml, curve: 'ood', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts }],
+          // PEARL adapts by inference: adaptSteps = context episodes before acting on the posterior.
+          ['pearl', 'pearl', { ...s.pearl, curve: 'ood', adaptSteps: s.imitation.adaptSteps }],
         ]),
       };
     case 'fig5-door-sparse':
       return {
         name, title: 'Fig. 5: sparse-reward door opening', ...samples,
-        runs: runs(door, [['gmps', 'gmps', s.gmps], ['maml', 'maml', s.maml], ['multitask', 'multitask', s.multitask]]),
+        runs: runs(door, [
+          ['gmps', 'gmps', s.gmps], ['maml', 'maml', s.maml], ['multitask', 'multitask', s.multitask], ['pearl', 'pearl', s.pearl], ['maesn', 'maesn', s.maesn],
+        ]),
       };
     case 'fig5-ant-sparse':
       return {
         name, title: 'Fig. 5: sparse-reward Ant locomotion', ...samples,
-        runs: runs(antSparse, [['gmps', 'gmps', { ...s.gmps, ...s.sac, expert: 'sac' }], ['maml', 'maml', s.maml], ['multitask', 'multitask', s.multitask]]),
+        runs: runs(antSparse, [
+          ['gmps', 'gmps', { ...s.gmps, ...s.sac, expert: 'sac' }], ['maml', 'maml', s.maml], ['multitask', 'multitask', s.multitask],
+          ['pearl', 'pearl', s.pearl], ['maesn', 'maesn', s.maesn],
+        ]),
       };
     case 'fig5-vision-push':
       return {

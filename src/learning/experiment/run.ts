@@ -5,6 +5,7 @@
  */
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { TaskKind } from '../../../sim/types.js';
 import type { Sampler } from '../sampler.js';
 import { getAlgorithm } from './algorithms.js';
 import type { RunResult, RunSpec, TaskSpec } from './types.js';
@@ -113,7 +114,7 @@ export async function runFigure(opts: RunFigureOptions): Promise<RunStatus[]> {
 
 async function openSampler(task: TaskSpec, seed: number, opts: RunFigureOptions): Promise<Sampler> {
   const { createLocalSampler, createSampler } = await import('../sampler.js');
-  const env = { kind: task.kind as never, options: { ...task.envOptions, seed } };
+  const env = { kind: task.kind as TaskKind, options: { ...task.envOptions, seed } };
   const nEnvs = opts.envs ?? 8;
   const workers = opts.workers ?? 1;
   return workers === 0 ? createLocalSampler({ env, nEnvs }) : createSampler({ env, nEnvs, nWorkers: workers });

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import sinon from 'sinon';
+import { registerExperiment } from '../src/cli/commands/experiment.js';
+import { initBackend } from '../src/learning/backend.js';
+import { getAlgorithm } from '../src/learning/experiment/algorithms.js';
+import { FIGURES, figureSpec } from '../src/learning/experiment/figures.js';
+import { runFigure } from '../src/learning/experiment/run.js';
+import type { RunResult, RunSpec } from '../src/learning/experiment/types.js';
+
+/** Budgets of seconds: a few iterations on the 2-D point task. */
+const task = { kind: 'point', envOptions: { horizon: 8 } };
+const common = { numTasks: 3, numHeldOut: 2, iterations: 2, evalEvery: 1 };
+const tiny: Record<string, Record<string, unknown>> = {
+  pearl: {
+    ...common, hidden: [16], encoderHidden: [16], latentDim: 2, metaBatch: 2, batchSize: 16, contextBatch: 8,
+    initialEpisodesPerTask: 1, tasksPerIteration: 2, priorEpisodes: 1, posteriorEpisodes: 1, gradStepsPerIteration: 3,
+  },
+  rl2: { ...common, hidden: 8, trialsPerIteration: 3, episodesPerTrial: 2, envs: 2 },
+  maesn: { ...common, hidden: [16], latentDim: 2, episodesPerTask: 2, metaBatch: 2 },
+};
+const NEW = ['pearl', 'rl2', 'maesn'] as const;
+
+describe('baselines: PEARL, RL² and MAESN in the experiment harness', function () {
+  this.timeout(60000);
+  let dir: string;
+  before(() => initBackend({ log: null }));
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'gmps-harness-metarl-'));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  const read = async (fig: string, id: string): Promise<RunResult> => JSON.parse(await readFile(path.join(dir, fig, `${id}-seed0.json`), 'utf8')) as RunResult;
+
+  it('each writes a sample-count curve of held-out returns, resumes, and gmps report lists it', async () => {
+    const runs: RunSpec[] = NEW.map((a) => ({ id: a, algorithm: a, task, config: tiny[a] }));
+    const first = await runFigure({ figure: 'figM', scale: 'small', runs, seeds: 1, outDir: dir, workers: 0, envs: 2 });
+    assert.deepEqual(first.map((s) => [s.id, s.status, s.error]), NEW.map((a) => [a, 'ran', undefined]));
+    const finished: Record<string, string> = {};
+    for (const a of NEW) {
+      const r = await read('figM', a);
+      finished[a] = r.finishedAt;
+      assert.equal(r.algorithm, a);
+      assert.equal(r.curve.xAxis, 'envSamples');
+      assert.equal(r.curve.points.length, 2, `${a}: one point per iteration (evalEvery 1)`);
+      const [p0, p1] = r.curve.points;
+      assert.ok(p0.x > 0 && p1.x > p0.x, `${a}: x counts meta-training samples and grows: ${p0.x}, ${p1.x}`);
+      // Point-task returns are minus summed distances: negative, at most 8 steps of ~2.9 m.
+      for (const p of r.curve.points) assert.ok(Number.isFinite(p.y) && p.y < 0 && p.y > -8 * 3, `${a}: return ${p.y}`);
+      assert.ok(p0.success !== undefined && p0.success >= 0 && p0.success <= 1);
+    }
+    // The x axis is the algorithm's own sample count: RL² trials are 3 trials × 2 episodes × 8 steps per iteration.
+    assert.deepEqual((await read('figM', 'rl2')).curve.points.map((p) => p.x), [48, 96]);
+    // MAESN: 2 tasks × 2 episodes × (pre + post) × 8 steps per iteration.
+    assert.deepEqual((await read('figM', 'maesn')).curve.points.map((p) => p.x), [64, 128]);
+    // PEARL: 3 tasks × 1 initial episode, then 2 tasks × (1 prior + 1 posterior) episodes, 8 steps each.
+    assert.deepEqual((await read('figM', 'pearl')).curve.points.map((p) => p.x), [24 + 32, 24 + 64]);
+
+    const again = await runFigure({ figure: 'figM', scale: 'small', runs, seeds: 1, outDir: dir, workers: 0, envs: 2 });
+    assert.deepEqual(again.map((s) => s.status), ['skipped', 'skipped', 'skipped']);
+    for (const a of NEW) assert.equal((await read('figM', a)).finishedAt, finished[a], `${a} was rerun`);
+
+    const program = new Command().exitOverride();
+    registerExperiment(program, new Command('bench'));
+    const out: string[] = [];
+    const write = sinon.stub(process.stdout, 'write').callsFake((chunk: string | Uint8Array) => {
+      out.push(String(chunk));
+      return true;
+    });
+    try {
+      await program.parseAsync(['report', '--dir', dir, '--json'], { from: 'user' });
+    } finally {
+      write.restore();
+    }
+    const report = JSON.parse(out.join('')) as { figures: { figure: string; runs: { id: string; seeds: number; finalMean: number }[] }[] };
+    const fig = report.figures.find((f) => f.figure === 'figM');
+    assert.ok(fig, 'figM missing from the report');
+    assert.deepEqual(fig.runs.map((r) => r.id).sort(), [...NEW].sort());
+    for (const r of fig.runs) {
+      const last = (await read('figM', r.id)).curve.points.at(-1)!.y;
+      assert.equal(r.finalMean, last, `${r.id}: final mean of one seed is its last point`);
+    }
+    assert.ok((await readdir(path.join(dir, 'figM'))).includes('figM.svg'));
+  });
+
+  it("each adapts on held-out tasks for the 'fineTune' curve (x = adaptation step)", async () => {
+    const runs: RunSpec[] = NEW.map((a) => ({ id: a, algorithm: a, task, config: { ...tiny[a], iterations: 1, curve: 'fineTune', adaptSteps: 2 } }));
+    const st = await runFigure({ figure: 'figF', scale: 'small', runs, seeds: 1, outDir: dir, workers: 0, envs: 2 });
+    assert.deepEqual(st.map((s) => [s.id, s.status, s.error]), NEW.map((a) => [a, 'ran', undefined]));
+    // PEARL: prior episodes, then posterior after 1 and 2 context episodes; MAESN: 0..2 inner steps;
+    // RL²: the trial's 2 episodes.
+    const expectedX: Record<string, number[]> = { pearl: [0, 1, 2], maesn: [0, 1, 2], rl2: [0, 1] };
+    for (const a of NEW) {
+      const r = await read('figF', a);
+      assert.equal(r.curve.xAxis, 'adaptSteps');
+      assert.deepEqual(r.curve.points.map((p) => p.x), expectedX[a], a);
+      for (const p of r.curve.points) assert.ok(Number.isFinite(p.y) && p.y < 0, `${a}: ${p.y}`);
+    }
+  });
+
+  it('rejects a wrongly typed algorithm setting with the key in the message', async () => {
+    const runs: RunSpec[] = [{ id: 'rl2', algorithm: 'rl2', task, config: { ...tiny.rl2, hidden: [8, 8] } }];
+    const [s] = await runFigure({ figure: 'figE', scale: 'small', runs, seeds: 1, outDir: dir, workers: 0 });
+    assert.equal(s.status, 'failed');
+    assert.match(s.error!, /RL² run config 'hidden' must be a number/);
+  });
+
+  it('the figures list them where the paper compares them, at both scales', () => {
+    const ids = (f: (typeof FIGURES)[number], scale: 'small' | 'paper') => figureSpec(f, scale).runs.map((r) => r.algorithm);
+    for (const scale of ['small', 'paper'] as const) {
+      for (const f of ['fig3-push', 'fig3-ant'] as const) for (const a of ['pearl', 'rl2']) assert.ok(ids(f, scale).includes(a), `${f} ${scale}: ${a}`);
+      assert.ok(ids('fig4-ant-ood', scale).includes('pearl'));
+      for (const f of ['fig5-door-sparse', 'fig5-ant-sparse'] as const) for (const a of ['maesn', 'pearl', 'maml']) assert.ok(ids(f, scale).includes(a), `${f} ${scale}: ${a}`);
+      for (const f of FIGURES) for (const r of figureSpec(f, scale).runs) getAlgorithm(r.algorithm);
+    }
+    const ood = figureSpec('fig4-ant-ood', 'small').runs.find((r) => r.algorithm === 'pearl')!;
+    assert.equal(ood.config.curve, 'ood');
+    // Paper budgets are larger than the small ones.
+    const it = (scale: 'small' | 'paper', a: string) => figureSpec('fig3-ant', scale).runs.find((r) => r.algorithm === a)!.config.iterations as number;
+    for (const a of ['pearl', 'rl2']) assert.ok(it('paper', a) > it('small', a));
+  });
+});
