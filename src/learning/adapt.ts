@@ -10,7 +10,7 @@ import type { TaskParams } from '../../sim/types.js';
 import { toAdaptBatch } from './advantages.js';
 import { scriptedExpert, rolloutExpert } from './expert.js';
 import { adaptStep } from './gmps.js';
-import { loadCheckpoint, meanReturn, policyAct, successRate } from './meta-train.js';
+import { checkSamplerFor, loadCheckpoint, meanReturn, policyAct, successRate } from './meta-train.js';
 import { disposeParams, type Params } from './policy/index.js';
 import { Rng } from './rng.js';
 import type { Sampler } from './sampler.js';
@@ -49,6 +49,13 @@ export async function adaptToTask(opts: AdaptOptions): Promise<AdaptResult> {
     throw new Error(`the checkpoint was meta-trained on '${ck.state.config.task}' tasks, not '${opts.task.kind}'`);
   }
   for (const t of Object.values(ck.adamSlots)) t.dispose();
+  try {
+    checkSamplerFor(ck.state.config, opts.sampler);
+  } catch (err) {
+    disposeParams(ck.params);
+    disposeParams(ck.stepSizes);
+    throw err;
+  }
   const { policy, stepSizes } = ck;
   const mode = ck.state.config.obsMode;
   const rng = new Rng(`${opts.seed ?? 0}-adapt`);

@@ -5,7 +5,7 @@
  */
 import type { TaskParams } from '../../sim/types.js';
 import { rolloutExpert, scriptedExpert } from './expert.js';
-import { evaluateAdaptation, loadCheckpoint, meanReturn, successRate, type EvalResult } from './meta-train.js';
+import { checkSamplerFor, evaluateAdaptation, loadCheckpoint, meanReturn, successRate, type EvalResult } from './meta-train.js';
 import { disposeParams } from './policy/index.js';
 import { Rng } from './rng.js';
 import type { Sampler } from './sampler.js';
@@ -33,6 +33,7 @@ export async function evaluateCheckpoint(opts: EvalOptions): Promise<CheckpointE
   for (const t of Object.values(ck.adamSlots)) t.dispose();
   const tasks = opts.tasks ?? ck.state.heldOut;
   try {
+    checkSamplerFor(ck.state.config, opts.sampler);
     if (!tasks.length) throw new Error('no tasks to evaluate: the checkpoint has no held-out tasks; pass some');
     const rng = new Rng(`${opts.seed ?? 0}-eval`);
     const ev = await evaluateAdaptation(opts.sampler, ck.policy, ck.params, ck.stepSizes, tasks, opts.rollouts, ck.state.config.obsMode, rng);

@@ -14,7 +14,7 @@
  * Every iteration draws its randomness from `Rng(seed-itr)`, so a run resumed from a checkpoint
  * continues exactly as the uninterrupted run would have.
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { TaskKind, TaskParams } from '../../sim/types.js';
@@ -267,11 +267,55 @@ function checkConfig(c: MetaTrainConfig): void {
   if (!(c.expertNoise >= 0)) throw new Error(`expertNoise must be >= 0, got ${c.expertNoise}`);
 }
 
+/** A vision policy needs a sampler whose envs render images of the policy's size. */
+export function checkSamplerFor(c: Pick<MetaTrainConfig, 'obsMode' | 'policy'>, sampler: Pick<Sampler, 'info'>): void {
+  if (c.obsMode !== 'vision') return;
+  const v = c.policy.vision;
+  if (!v) throw new Error("obsMode 'vision' needs a vision policy config (policy kind 'vision')");
+  const shape = sampler.info.imageShape;
+  if (!shape) throw new Error('the vision policy needs envs that render images: create the sampler with env options { camera: {} }');
+  if (shape.height !== v.height || shape.width !== v.width) {
+    throw new Error(`the envs render ${shape.height}x${shape.width} images, the vision policy takes ${v.height}x${v.width}: set the env camera size to match`);
+  }
+}
+
+/**
+ * Recorded demonstrations must fit the policy: images of its size for a vision policy, the env's
+ * state width for a state policy, the env's action width. Names the offending file when known.
+ */
+export function checkDemonstrations(source: DemonstrationSource, c: Pick<MetaTrainConfig, 'obsMode' | 'policy'>, envStateDim: number): void {
+  const loaded = (source as { loaded?: { path: string; trajectory: Trajectory }[] }).loaded;
+  const where = (tr: Trajectory): string => {
+    const p = loaded?.find((d) => d.trajectory === tr)?.path;
+    return p ? `demonstration ${p}` : `a demonstration of task ${JSON.stringify(tr.task)}`;
+  };
+  for (const task of source.tasks()) {
+    for (const tr of source.demos(task)) {
+      if (tr.actionDim !== c.policy.actDim) throw new Error(`${where(tr)} has ${tr.actionDim}-d actions, the policy emits ${c.policy.actDim}`);
+      if (c.obsMode === 'vision') {
+        const v = c.policy.vision!;
+        if (!tr.images || !tr.imageShape) {
+          throw new Error(`${where(tr)} has no camera images, which the vision policy needs: record episodes with the camera on, or meta-train a state policy (--policy mlp)`);
+        }
+        if (tr.imageShape.height !== v.height || tr.imageShape.width !== v.width) {
+          throw new Error(`${where(tr)} has ${tr.imageShape.height}x${tr.imageShape.width} images, the vision policy takes ${v.height}x${v.width}`);
+        }
+      } else if (tr.stateDim !== envStateDim || tr.stateDim !== c.policy.obsDim) {
+        throw new Error(
+          `${where(tr)} has ${tr.stateDim}-d state observations, the env and the state policy use ${envStateDim}` +
+            (tr.stateDim === 3 ? ' (only the hand position was recorded, no /gmps/state topic): meta-train a vision policy (--policy vision) from these episodes' : ''),
+        );
+      }
+    }
+  }
+}
+
 /** Runs (or resumes) meta-training. */
 export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult> {
   const sampler = opts.sampler;
   let c = opts.config;
   checkConfig(c);
+  checkSamplerFor(c, sampler);
   let state: TrainState;
   let learner: GmpsLearner;
   let demos: TaskDemos[];
@@ -306,6 +350,7 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
     // Recorded demonstrations fix the training tasks: the ones they were recorded on.
     const tasks = opts.expert?.kind === 'demos' ? opts.expert.source.tasks().slice(0, c.numTasks) : drawn.tasks;
     if (tasks.length === 0) throw new Error('the demonstration source holds no tasks');
+    if (opts.expert?.kind === 'demos') checkDemonstrations(opts.expert.source, c, sampler.info.stateDim);
     const expertTrajs = await collectExpertData(opts.expert ?? { kind: 'scripted' }, sampler, tasks, c);
     const expertSamples = steps(expertTrajs);
     demos = expertTrajs.map((trajs) => toTaskDemos(trajs, c.obsMode, trajs[0]?.expertActions ? 'expert' : 'actions'));
@@ -376,8 +421,13 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
       }
     }
     adaptedForDagger?.forEach(disposeParams);
-    const batches: TaskBatch[] = trainTrajs.map((g, i) => ({ samples: toTaskSamples(g, c.obsMode), demos: demos[i] }));
+    const preReturn = mean(trainTrajs.map(meanReturn));
+    // Vision rows are ~9k floats: build each task's float rows from its uint8 images only here, and
+    // let the trajectories and per-task copies go before the Adam steps (the prepared batch has them).
+    let batches: TaskBatch[] | undefined = trainTrajs.map((g, i) => ({ samples: toTaskSamples(g, c.obsMode), demos: demos[i] }));
+    trainTrajs = [];
     const prepared = prepareBatch(policy, batches);
+    batches = undefined;
     let lossFirst = Number.NaN;
     let lossLast = Number.NaN;
     try {
@@ -395,7 +445,7 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
       envSamples: state.envSamples,
       lossFirst,
       lossLast,
-      preReturn: mean(trainTrajs.map(meanReturn)),
+      preReturn,
       meanStepSize: meanStepSize(learner),
       demoRows: demos.reduce((s, d) => s + d.actions.length / c.policy.actDim, 0),
     };
@@ -480,14 +530,28 @@ export async function saveCheckpoint(dir: string, state: TrainState, learner: Gm
   for (const [n, v] of Object.entries(learner.adam.slots())) named[`adam/${n}`] = v;
   const d = state.config.policy.actDim;
   const o = state.config.policy.obsDim;
+  const vision = state.config.obsMode === 'vision' ? state.config.policy.vision : undefined;
   const owned: tf.Tensor[] = [];
+  // Vision demo rows are image bytes / 255 + hand xyz: their image part is stored as uint8 (a
+  // tfjs-quantized weight, exact since every value is k/255), a quarter of the float32 size.
+  const images: { spec: tf.io.WeightsManifestEntry; bytes: Uint8Array }[] = [];
   demos.forEach((t, i) => {
     const m = t.actions.length / d;
-    owned.push((named[`demos/${i}/obs`] = tf.tensor2d(t.obs, [m, o])));
+    const px = vision ? o - vision.handDim : 0;
+    const q = vision ? quantizeImageRows(t.obs, m, o, px) : undefined;
+    if (q) {
+      const hands = new Float32Array(m * (o - px));
+      for (let r = 0; r < m; r++) hands.set(t.obs.subarray(r * o + px, (r + 1) * o), r * (o - px));
+      owned.push((named[`demos/${i}/hands`] = tf.tensor2d(hands, [m, o - px])));
+      images.push({ spec: { name: `demos/${i}/images`, shape: [m, px], dtype: 'float32', quantization: { dtype: 'uint8', scale: 1 / 255, min: 0 } }, bytes: q });
+    } else {
+      owned.push((named[`demos/${i}/obs`] = tf.tensor2d(t.obs, [m, o])));
+    }
     owned.push((named[`demos/${i}/actions`] = tf.tensor2d(t.actions, [m, d])));
   });
   const { data, specs } = await tf.io.encodeWeights(named);
   owned.forEach((t) => t.dispose());
+  specs.push(...images.map((im) => im.spec));
   const weightsFile = `weights-${String(state.iteration).padStart(5, '0')}.bin`;
   const json: CheckpointJson = {
     format: FORMAT,
@@ -502,7 +566,13 @@ export async function saveCheckpoint(dir: string, state: TrainState, learner: Gm
   } catch {
     previous = undefined;
   }
-  await writeFile(path.join(dir, `${weightsFile}.tmp`), new Uint8Array(data));
+  const fh = await open(path.join(dir, `${weightsFile}.tmp`), 'w');
+  try {
+    await fh.write(new Uint8Array(data));
+    for (const im of images) await fh.write(im.bytes);
+  } finally {
+    await fh.close();
+  }
   await rename(path.join(dir, `${weightsFile}.tmp`), path.join(dir, weightsFile));
   await writeFile(path.join(dir, 'checkpoint.json.tmp'), `${JSON.stringify(json, null, 1)}\n`);
   await rename(path.join(dir, 'checkpoint.json.tmp'), path.join(dir, 'checkpoint.json'));
@@ -537,6 +607,7 @@ export async function loadCheckpoint(where: string): Promise<LoadedCheckpoint> {
   const stepSizes: Params = {};
   const adamSlots: Record<string, tf.Tensor> = {};
   const demos: TaskDemos[] = Array.from({ length: json.numDemoTasks }, () => ({ obs: new Float32Array(0), actions: new Float32Array(0) }));
+  const demoParts: DemoParts[] = [];
   for (const [key, t] of Object.entries(named)) {
     const slash = key.indexOf('/');
     const kind = key.slice(0, slash);
@@ -546,14 +617,48 @@ export async function loadCheckpoint(where: string): Promise<LoadedCheckpoint> {
     else if (kind === 'adam') adamSlots[rest] = t;
     else if (kind === 'demos') {
       const [i, what] = rest.split('/');
-      demos[Number(i)][what as 'obs' | 'actions'] = t.dataSync() as Float32Array;
+      const part = (demoParts[Number(i)] ??= {});
+      part[what as keyof DemoParts] = { data: t.dataSync() as Float32Array, cols: t.shape[1] ?? 0 };
       t.dispose();
     } else t.dispose();
   }
+  demoParts.forEach((p, i) => {
+    if (p.actions) demos[i].actions = p.actions.data;
+    if (p.obs) demos[i].obs = p.obs.data;
+    else if (p.images && p.hands) demos[i].obs = joinColumns(p.images, p.hands);
+  });
   const { assertParams, stepSizeShapes } = await import('./policy/index.js');
   assertParams(params, policy.shapes, `checkpoint ${file} θ`);
   assertParams(stepSizes, stepSizeShapes(policy), `checkpoint ${file} step sizes`);
   return { state: json.state, policy, params, stepSizes, adamStep: json.adamStep, adamSlots, demos };
+}
+
+type DemoPart = { data: Float32Array; cols: number };
+type DemoParts = Partial<Record<'obs' | 'actions' | 'images' | 'hands', DemoPart>>;
+
+/** The uint8 image columns [0, px) of m rows of width w, or undefined when they are not all k/255. */
+function quantizeImageRows(obs: Float32Array, m: number, w: number, px: number): Uint8Array | undefined {
+  const q = new Uint8Array(m * px);
+  for (let r = 0; r < m; r++) {
+    for (let k = 0; k < px; k++) {
+      const v = obs[r * w + k] * 255;
+      const b = Math.round(v);
+      if (!(b >= 0 && b <= 255) || Math.abs(v - b) > 1e-3) return undefined;
+      q[r * px + k] = b;
+    }
+  }
+  return q;
+}
+
+function joinColumns(a: DemoPart, b: DemoPart): Float32Array {
+  const m = a.cols ? a.data.length / a.cols : 0;
+  const w = a.cols + b.cols;
+  const out = new Float32Array(m * w);
+  for (let r = 0; r < m; r++) {
+    out.set(a.data.subarray(r * a.cols, (r + 1) * a.cols), r * w);
+    out.set(b.data.subarray(r * b.cols, (r + 1) * b.cols), r * w + a.cols);
+  }
+  return out;
 }
 
 /** Learning curves next to the checkpoint: curve.json, curve.svg, curve.html. */

@@ -2,6 +2,7 @@
  * GMPS learning verbs: `gmps train-experts`, `gmps meta-train`, `gmps adapt`, `gmps eval`.
  * Heavy modules (tfjs, MuJoCo) load inside the actions.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { TaskParams } from '../../../sim/types.js';
@@ -40,11 +41,17 @@ async function useBackend(name: string | undefined): Promise<void> {
   }
 }
 
-async function openSampler(task: Task, dense: boolean, seed: number, opts: { envs?: string; workers?: string }): Promise<Sampler> {
+/** Env options a checkpoint was trained with: the reward variant, and the camera for a vision policy. */
+interface EnvChoice {
+  dense?: boolean;
+  camera?: { height?: number; width?: number };
+}
+
+async function openSampler(task: Task, envOptions: EnvChoice, seed: number, opts: { envs?: string; workers?: string }): Promise<Sampler> {
   const { createSampler, createLocalSampler } = await import('../../learning/sampler.js');
   const nEnvs = opts.envs ? int('--envs', opts.envs) : 10;
   const nWorkers = opts.workers !== undefined ? int('--workers', opts.workers, 0) : undefined;
-  const env = { kind: task, options: { dense, seed } };
+  const env = { kind: task, options: { dense: !!envOptions.dense, ...(envOptions.camera ? { camera: envOptions.camera } : {}), seed } };
   return nWorkers === 0 ? createLocalSampler({ env, nEnvs }) : createSampler({ env, nEnvs, nWorkers });
 }
 
@@ -80,6 +87,58 @@ function targetTask(task: Task, opts: { targetDeg?: string; goal?: string }): Ta
   return undefined;
 }
 
+/** Task, env options and observation mode stored in a meta-training checkpoint. */
+async function checkpointEnv(checkpoint: string): Promise<{ task: Task; env: EnvChoice; obsMode: string }> {
+  const { readFile } = await import('node:fs/promises');
+  const ckFile = checkpoint.endsWith('.json') ? checkpoint : path.join(checkpoint, 'checkpoint.json');
+  let cfg: { task: Task; obsMode?: string; envOptions?: EnvChoice; policy?: { kind?: string; vision?: { height: number; width: number } } };
+  try {
+    cfg = JSON.parse(await readFile(ckFile, 'utf8')).state.config;
+  } catch (err) {
+    throw new CliError(`cannot read checkpoint ${ckFile}: ${(err as Error).message}`);
+  }
+  const obsMode = cfg.obsMode ?? 'state';
+  const env: EnvChoice = { dense: !!cfg.envOptions?.dense };
+  if (obsMode === 'vision') {
+    const v = cfg.policy?.vision;
+    env.camera = cfg.envOptions?.camera ?? (v ? { height: v.height, width: v.width } : {});
+  }
+  return { task: cfg.task, env, obsMode };
+}
+
+/** Recorded demonstrations: a directory of .mcap episodes, one .mcap episode, or a gmps-demos JSON file. */
+async function loadDemoSource(where: string, imageSize?: { height: number; width: number }) {
+  const { stat, readdir } = await import('node:fs/promises');
+  let st;
+  try {
+    st = await stat(where);
+  } catch {
+    throw new CliError(`--demos ${where}: no such file or directory (give a directory of .mcap episodes, an .mcap file or a demonstrations JSON)`);
+  }
+  let files: string[];
+  if (st.isDirectory()) {
+    files = (await readdir(where)).filter((f) => f.endsWith('.mcap')).sort().map((f) => path.join(where, f));
+    if (files.length === 0) throw new CliError(`--demos ${where}: the directory holds no .mcap episodes (record some with gmps launch launch/teleop.launch.yaml output_dir:=${where})`);
+  } else if (where.endsWith('.mcap')) {
+    files = [where];
+  } else if (where.endsWith('.json')) {
+    const { loadDemonstrations } = await import('../../learning/meta-train.js');
+    try {
+      return { source: await loadDemonstrations(where), files: [where] };
+    } catch (err) {
+      throw new CliError(err instanceof Error ? err.message : String(err));
+    }
+  } else {
+    throw new CliError(`--demos ${where}: expected a directory of .mcap episodes, an .mcap file or a .json demonstrations file`);
+  }
+  const { McapDemonstrationSource } = await import('../../data/demonstrations.js');
+  try {
+    return { source: await McapDemonstrationSource.load(files, imageSize ? { imageSize } : {}), files };
+  } catch (err) {
+    throw new CliError(`cannot load demonstrations: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : String(x));
 
 interface MetaTrainCli {
@@ -112,28 +171,75 @@ interface MetaTrainCli {
   json?: boolean;
 }
 
-async function runMetaTrain(o: MetaTrainCli): Promise<void> {
+/**
+ * `--demos` is either the number of expert rollouts per task (an integer) or recorded
+ * demonstrations (a directory of .mcap episodes, an .mcap file or a JSON file).
+ */
+function demosArg(value: string): { perTask: string } | { path: string } {
+  if (/^\d+$/.test(value.trim()) && !existsSync(value)) return { perTask: value };
+  return { path: value };
+}
+
+async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
   const task = taskKind(o.task);
-  const out = o.out ?? path.join('checkpoints', `${task}-state`);
+  if (!['mlp', 'mlp-biasAda', 'vision'].includes(o.policy)) throw new CliError(`--policy must be mlp, mlp-biasAda or vision, got '${o.policy}'`);
+  const vision = o.policy === 'vision';
+  if (vision && task === 'point') throw new CliError('--policy vision needs a rendered task (door or push); the point task has no camera');
+  const out = o.out ?? path.join('checkpoints', `${task}-${vision ? 'vision' : 'state'}`);
   if (!['scripted', 'sac', 'demos'].includes(o.expert)) throw new CliError(`--expert must be scripted, sac or demos, got '${o.expert}'`);
-  if (o.expert === 'demos' && !o.demosFile) throw new CliError('--expert demos needs --demos-file FILE (written by gmps train-experts --expert scripted)');
-  if (!['mlp', 'mlp-biasAda'].includes(o.policy)) throw new CliError(`--policy must be mlp or mlp-biasAda, got '${o.policy}'`);
+  const demos = demosArg(o.demos);
+  const demosPath = 'path' in demos ? demos.path : o.demosFile;
+  if ('path' in demos && o.demosFile) throw new CliError('give recorded demonstrations once: --demos PATH or --demos-file FILE');
+  const expertKind = 'path' in demos && cmd?.getOptionValueSource('expert') !== 'cli' ? 'demos' : o.expert;
+  if (expertKind !== 'demos' && 'path' in demos) throw new CliError(`--demos ${demos.path} gives recorded demonstrations, which --expert ${expertKind} does not use (drop --expert or use --expert demos)`);
+  if (expertKind === 'demos' && !demosPath) throw new CliError('--expert demos needs --demos DIR (a directory of .mcap episodes) or --demos-file FILE (an .mcap or gmps-demos JSON file)');
   const hidden = o.hidden.split(',').map((s) => int('--hidden', s));
   const seed = int('--seed', o.seed, 0);
   await useBackend(o.backend);
   const mt = await import('../../learning/meta-train.js');
-  const { defaultMlpConfig } = await import('../../learning/policy/index.js');
+  const { defaultMlpConfig, defaultVisionConfig } = await import('../../learning/policy/index.js');
   const { createEnv } = await import('../../../sim/index.js');
   const probe = await createEnv(task, {});
-  const dims = { obsDim: probe.stateDim, actDim: probe.actionDim };
+  const policy = {
+    ...(vision ? defaultVisionConfig(probe.actionDim) : defaultMlpConfig(probe.stateDim, probe.actionDim, o.policy as 'mlp' | 'mlp-biasAda')),
+    hidden,
+    latentDim: int('--latent-dim', o.latentDim, 0),
+    initStepSize: num('--step-size', o.stepSize),
+  };
+  const dims = { obsDim: policy.obsDim, actDim: probe.actionDim };
   const config = mt.defaultMetaTrainConfig(task, dims);
+  const envOptions: EnvChoice = { dense: !!o.dense, ...(vision ? { camera: { height: policy.vision!.height, width: policy.vision!.width } } : {}) };
+  let expert: import('../../learning/meta-train.js').ExpertChoice = { kind: 'scripted' };
+  let demoFiles: string[] | undefined;
+  let numTasks = int('--tasks', o.tasks);
+  if (expertKind === 'demos' && !o.resume) {
+    const loaded = await loadDemoSource(demosPath!, vision ? { height: policy.vision!.height, width: policy.vision!.width } : undefined);
+    demoFiles = loaded.files;
+    const demoTasks = loaded.source.tasks();
+    if (demoTasks.length === 0) throw new CliError(`--demos ${demosPath}: no usable demonstrations (every episode was skipped)`);
+    const other = demoTasks.find((t) => t.kind !== task);
+    if (other) throw new CliError(`--demos ${demosPath} holds '${other.kind}' demonstrations; meta-train them with --task ${other.kind}`);
+    try {
+      mt.checkDemonstrations(loaded.source, { obsMode: vision ? 'vision' : 'state', policy }, probe.stateDim);
+    } catch (err) {
+      probe.close();
+      throw new CliError(err instanceof Error ? err.message : String(err));
+    }
+    if (cmd?.getOptionValueSource('tasks') !== 'cli') numTasks = demoTasks.length;
+    else if (numTasks > demoTasks.length) {
+      probe.close();
+      throw new CliError(`--tasks ${numTasks}: the demonstrations cover only ${demoTasks.length} task(s); drop --tasks to train on all of them`);
+    }
+    expert = { kind: 'demos', source: loaded.source };
+  }
   Object.assign(config, {
-    envOptions: { dense: !!o.dense },
+    envOptions,
+    obsMode: vision ? 'vision' : 'state',
     seed,
-    numTasks: int('--tasks', o.tasks),
+    numTasks,
     numHeldOut: int('--held-out', o.heldOut, 0),
     rolloutsPerTask: int('--rollouts', o.rollouts, 2),
-    demosPerTask: int('--demos', o.demos),
+    demosPerTask: 'perTask' in demos ? int('--demos', demos.perTask) : config.demosPerTask,
     expertNoise: num('--expert-noise', o.expertNoise),
     iterations: int('--iterations', o.iterations),
     adamSteps: int('--adam-steps', o.adamSteps),
@@ -142,21 +248,14 @@ async function runMetaTrain(o: MetaTrainCli): Promise<void> {
     dagger: !!o.dagger,
     daggerRollouts: int('--dagger-rollouts', o.daggerRollouts),
   });
-  config.policy = {
-    ...defaultMlpConfig(dims.obsDim, dims.actDim, o.policy as 'mlp' | 'mlp-biasAda'),
-    hidden,
-    latentDim: int('--latent-dim', o.latentDim, 0),
-    initStepSize: num('--step-size', o.stepSize),
-  };
+  config.policy = policy;
   const sacTasks = mt.drawTasks(config, (r) => probe.sampleTask(r)).tasks;
   probe.close();
-  const sampler = await openSampler(task, !!o.dense, seed, o);
+  const sampler = await openSampler(task, envOptions, seed, o);
   const bar = await progressBar(config.iterations, 'meta-train', true);
   const t0 = Date.now();
   try {
-    let expert: import('../../learning/meta-train.js').ExpertChoice = { kind: 'scripted' };
-    if (o.expert === 'demos') expert = { kind: 'demos', source: await mt.loadDemonstrations(o.demosFile!) };
-    if (o.expert === 'sac') {
+    if (expertKind === 'sac') {
       const { trainSac } = await import('../../learning/sac.js');
       const tasks = sacTasks;
       process.stderr.write(`training contextual SAC experts for ${int('--sac-steps', o.sacSteps)} env steps\n`);
@@ -182,6 +281,7 @@ async function runMetaTrain(o: MetaTrainCli): Promise<void> {
     const summary = {
       checkpoint: path.join(out, 'checkpoint.json'),
       task,
+      policy: config.policy.kind,
       iterations: res.state.iteration,
       envSamples: res.state.envSamples,
       expertSamples: res.state.expertSamples,
@@ -189,6 +289,7 @@ async function runMetaTrain(o: MetaTrainCli): Promise<void> {
       expertSuccess: res.state.expertSuccess,
       final: last ?? null,
       seconds: (Date.now() - t0) / 1000,
+      ...(demoFiles ? { demoFiles, demoTasks: res.state.tasks } : {}),
     };
     res.dispose();
     if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -213,14 +314,14 @@ export function registerLearning(program: Command, _bench: Command): void {
     .command('meta-train')
     .description('meta-train a GMPS policy: expert demonstrations D*, then meta-iterations of K rollouts per task and Adam steps on the second-order meta-objective; writes a resumable checkpoint and the learning curve (SVG/HTML)')
     .option('--task <task>', 'door, push or point', 'door')
-    .option('--out <dir>', 'checkpoint directory (default checkpoints/<task>-state)')
+    .option('--out <dir>', 'checkpoint directory (default checkpoints/<task>-state, or <task>-vision)')
     .option('--tasks <n>', 'number of fixed meta-training tasks', '10')
     .option('--held-out <n>', 'held-out tasks evaluated with the training tasks', '5')
     .option('--rollouts <k>', 'K: pre-update rollouts per task and iteration', '20')
-    .option('--demos <n>', 'expert rollouts per task in D*', '5')
+    .option('--demos <n|path>', 'expert rollouts per task in D* (a number), or recorded demonstrations to meta-train from (a directory of .mcap episodes, an .mcap file or a gmps-demos JSON; same as --expert demos): the training tasks are the ones they were recorded on', '5')
     .option('--expert-noise <std>', 'Gaussian noise on the scripted expert\'s executed actions (labels stay clean)', '0.1')
-    .option('--expert <kind>', 'scripted (the envs\' scripted experts), sac (contextual SAC trained first) or demos (--demos-file)', 'scripted')
-    .option('--demos-file <file>', 'demonstrations written by gmps train-experts --expert scripted')
+    .option('--expert <kind>', 'scripted (the envs\' scripted experts), sac (contextual SAC trained first) or demos (recorded: --demos PATH or --demos-file FILE)', 'scripted')
+    .option('--demos-file <file>', 'demonstrations: gmps-demos JSON (gmps train-experts --expert scripted) or an .mcap episode')
     .option('--sac-steps <n>', 'environment steps of SAC expert training (--expert sac)', '20000')
     .option('--iterations <n>', 'meta-iterations', '20')
     .option('--adam-steps <n>', 'Adam steps on the meta-objective per iteration', '100')
@@ -228,7 +329,7 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--eval-every <n>', 'evaluate pre/post-adaptation returns every n iterations (0: only at the end)', '2')
     .option('--dagger', 'aggregate expert-labelled rollouts of the adapted policies into D*')
     .option('--dagger-rollouts <n>', 'adapted-policy rollouts per task per DAgger round', '2')
-    .option('--policy <kind>', 'mlp (every parameter adapts) or mlp-biasAda (only z adapts)', 'mlp')
+    .option('--policy <kind>', 'mlp (every parameter adapts), mlp-biasAda (only z adapts) or vision (48x64 camera image + hand xyz: 3 convs, spatial soft-argmax, FC; the FC layers and z adapt)', 'mlp')
     .option('--hidden <sizes>', 'hidden layer sizes, comma separated', '100,100')
     .option('--latent-dim <n>', 'size of the bias-transformation vector z', '4')
     .option('--step-size <a>', 'initial value of every learned step size', '0.5')
@@ -239,7 +340,7 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--workers <n>', 'env worker threads (0: envs in the main thread; default one per core)')
     .option('--backend <name>', 'tfjs backend: auto, node-gpu, node, wasm, cpu')
     .option('--json', 'print one JSON summary on stdout')
-    .action((o: MetaTrainCli) => runMetaTrain(o));
+    .action((o: MetaTrainCli, cmd: Command) => runMetaTrain(o, cmd));
 
   program
     .command('adapt')
@@ -269,15 +370,8 @@ export function registerLearning(program: Command, _bench: Command): void {
         target = probe.sampleTask(new Rng(`${seed}-adapt-task`).asFunction());
         probe.close();
       }
-      const { readFile } = await import('node:fs/promises');
-      const ckFile = o.checkpoint.endsWith('.json') ? o.checkpoint : path.join(o.checkpoint, 'checkpoint.json');
-      let dense = false;
-      try {
-        dense = !!JSON.parse(await readFile(ckFile, 'utf8')).state?.config?.envOptions?.dense;
-      } catch (err) {
-        throw new CliError(`cannot read checkpoint ${ckFile}: ${(err as Error).message}`);
-      }
-      const sampler = await openSampler(task, dense, seed, o);
+      const { env } = await checkpointEnv(o.checkpoint);
+      const sampler = await openSampler(task, env, seed, o);
       try {
         const { adaptToTask } = await import('../../learning/adapt.js');
         const res = await adaptToTask({
@@ -310,16 +404,9 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--json', 'print the result as one JSON line')
     .action(async (o: { checkpoint: string; rollouts: string; seed: string; envs?: string; workers?: string; backend?: string; json?: boolean }) => {
       await useBackend(o.backend);
-      const { readFile } = await import('node:fs/promises');
-      const ckFile = o.checkpoint.endsWith('.json') ? o.checkpoint : path.join(o.checkpoint, 'checkpoint.json');
-      let cfg: { task: Task; envOptions?: { dense?: boolean } };
-      try {
-        cfg = JSON.parse(await readFile(ckFile, 'utf8')).state.config;
-      } catch (err) {
-        throw new CliError(`cannot read checkpoint ${ckFile}: ${(err as Error).message}`);
-      }
+      const ck = await checkpointEnv(o.checkpoint);
       const seed = int('--seed', o.seed, 0);
-      const sampler = await openSampler(cfg.task, !!cfg.envOptions?.dense, seed, o);
+      const sampler = await openSampler(ck.task, ck.env, seed, o);
       try {
         const { evaluateCheckpoint } = await import('../../learning/eval.js');
         const res = await evaluateCheckpoint({ checkpoint: o.checkpoint, sampler, rollouts: int('--rollouts', o.rollouts, 2), seed });
@@ -360,7 +447,7 @@ export function registerLearning(program: Command, _bench: Command): void {
       const cfg = { ...mt.defaultMetaTrainConfig(task, { obsDim: probe.stateDim, actDim: probe.actionDim }), seed, numTasks: int('--tasks', o.tasks), numHeldOut: 0 };
       const { tasks } = mt.drawTasks(cfg, (r) => probe.sampleTask(r));
       probe.close();
-      const sampler = await openSampler(task, !!o.dense, seed, o);
+      const sampler = await openSampler(task, { dense: !!o.dense }, seed, o);
       try {
         if (o.expert === 'scripted') {
           const { rolloutExpert, scriptedExpert } = await import('../../learning/expert.js');
