@@ -57,7 +57,7 @@ const SIZES: Record<Scale, Sizes> = {
     sac: { sacSteps: 2000, sacWarmup: 500, sacHidden: [64, 64] },
     pearl: {
       numTasks: 4, numHeldOut: 2, iterations: 6, evalEvery: 2, hidden: [64, 64], encoderHidden: [64, 64], metaBatch: 4, batchSize: 64,
-      contextBatch: 32, initialEpisodesPerTask: 2, tasksPerIteration: 2, priorEpisodes: 1, posteriorEpisodes: 1, gradStepsPerIteration: 50,
+      contextBatch: 32, initialEpisodesPerTask: 2, tasksPerIteration: 2, priorEpisodes: 1, posteriorEpisodes: 1, gradStepsPerIteration: 200,
     },
     rl2: { numTasks: 4, numHeldOut: 2, iterations: 6, evalEvery: 2, hidden: 32, trialsPerIteration: 8, episodesPerTrial: 2 },
     maesn: { numTasks: 4, numHeldOut: 2, iterations: 6, evalEvery: 2, hidden: [64, 64], latentDim: 2, episodesPerTask: 5, metaBatch: 4 },
