@@ -65,12 +65,16 @@ describe('gmps meta-train --policy vision', function () {
     }
   });
 
-  it('gmps adapt --json loads it, creates the camera env and adapts', async () => {
+  it('gmps adapt --json and gmps eval --json load it, create the camera env and adapt', async () => {
     const ad = await run('node', [...CLI, 'adapt', '--checkpoint', ck, '--task', 'door', '--target-deg', '30', '--steps', '1', '--rollouts', '2', '--envs', '2', ...COMMON]);
     const res = JSON.parse(ad.stdout.trim());
     assert.deepEqual(res.steps.map((s: { step: number }) => s.step), [0, 1]);
     for (const s of res.steps) assert.ok(Number.isFinite(s.return) && s.success >= 0 && s.success <= 1);
     assert.ok(Number.isFinite(res.expertReturn));
+    const ev = await run('node', [...CLI, 'eval', '--checkpoint', ck, '--rollouts', '2', '--envs', '2', ...COMMON]);
+    const e = JSON.parse(ev.stdout.trim());
+    assert.equal(e.tasks, 1);
+    for (const k of ['preReturn', 'postReturn', 'postSuccess', 'expertReturn']) assert.ok(Number.isFinite(e[k]), k);
   });
 
   it("the policy node's loader accepts it and acts on a camera frame", async () => {
