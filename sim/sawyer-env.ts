@@ -11,7 +11,7 @@ import { SafetyEnvelope, SafetyViolation } from '../src/robot/safety.js';
 import { PHYSICS, SUBSTEPS } from './layout.js';
 import type { MujocoModule } from './mujoco.js';
 import { sceneXml } from './scene.js';
-import type { Env, EnvOptions, Observation, StepInfo, StepResult, TaskKind, TaskParams } from './types.js';
+import type { Env, EnvOptions, Observation, SawyerTaskKind, StepInfo, StepResult, TaskParams } from './types.js';
 
 type MjModel = InstanceType<MujocoModule['MjModel']>;
 type MjData = InstanceType<MujocoModule['MjData']>;
@@ -27,7 +27,7 @@ export interface Renderer {
 const startPoseCache = new Map<string, Float64Array>();
 
 export abstract class SawyerTaskEnv implements Env {
-  abstract readonly kind: Exclude<TaskKind, 'point'>;
+  abstract readonly kind: SawyerTaskKind;
   abstract readonly stateDim: number;
   readonly actionDim = 3;
   abstract readonly horizon: number;
@@ -47,7 +47,7 @@ export abstract class SawyerTaskEnv implements Env {
   private readonly fingerQpos: number;
   private closed = false;
 
-  protected constructor(readonly mj: MujocoModule, kind: Exclude<TaskKind, 'point'>, options: EnvOptions, safety = new SafetyEnvelope()) {
+  protected constructor(readonly mj: MujocoModule, kind: SawyerTaskKind, options: EnvOptions, safety = new SafetyEnvelope()) {
     this.model = mj.MjModel.from_xml_string(sceneXml(kind));
     this.data = new mj.MjData(this.model);
     this.controller = new CartesianController(safety);

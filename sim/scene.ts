@@ -5,7 +5,7 @@
  */
 import { BASE_MASS_KG, GRIPPER, HAND_OFFSET, HAND_QUAT, JOINT_LIMITS, LINKS, NEUTRAL_POSE, SERVO, type Vec3 } from '../src/robot/sawyer-model.js';
 import { DOOR, PHYSICS, PUSH, TABLE } from './layout.js';
-import type { TaskKind } from './types.js';
+import type { SawyerTaskKind } from './types.js';
 
 const f = (x: number): string => {
   const s = x.toFixed(9).replace(/\.?0+$/, '');
@@ -101,7 +101,7 @@ function pushXml(): string {
 }
 
 /** Complete MJCF of the scene for a task. */
-export function sceneXml(kind: Exclude<TaskKind, 'point'>): string {
+export function sceneXml(kind: SawyerTaskKind): string {
   const arm = NEUTRAL_POSE;
   const fingers = [GRIPPER.maxOpening / 2, GRIPPER.maxOpening / 2];
   const taskQpos = kind === 'door' ? [0] : [...PUSH.blockStart, 1, 0, 0, 0];

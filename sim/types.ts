@@ -12,6 +12,8 @@ export type TaskParams =
   | { kind: 'ant'; goal: [number, number] };
 
 export type TaskKind = TaskParams['kind'];
+/** The tasks played by the simulated Sawyer (the others are the point mass and the Ant). */
+export type SawyerTaskKind = 'door' | 'push';
 
 export interface Observation {
   /** GMPS state observation (door: hand xyz + handle xyz; push: hand xyz + block xyz). */
