@@ -31,7 +31,7 @@ describe('gmps meta-train / adapt / eval CLI', function () {
     assert.deepEqual(Object.keys(res).sort(), ['expertReturn', 'steps']);
     assert.deepEqual(res.steps.map((s: { step: number }) => s.step), [0, 1, 2]);
     for (const s of res.steps) {
-      assert.deepEqual(Object.keys(s).sort(), ['return', 'step', 'success']);
+      assert.deepEqual(Object.keys(s).sort(), ['exploreReturn', 'exploreSuccess', 'return', 'step', 'success']);
       assert.ok(Number.isFinite(s.return) && s.success >= 0 && s.success <= 1);
     }
     assert.ok(res.expertReturn > res.steps[0].return, 'the scripted expert beats the untrained meta-policy');

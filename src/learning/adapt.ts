@@ -1,16 +1,17 @@
 /**
  * Meta-test adaptation (gmps-reference §7): from a meta-trained checkpoint, on a task never
  * trained on, repeat n times: K rollouts of the current policy, one policy-gradient step with the
- * meta-learned per-element step sizes α (α frozen). Step k's return and success are measured on
- * the K rollouts taken with the parameters after k steps (std ×1, the same rollouts the next
- * gradient step uses), so step 0 is the meta-policy before any adaptation.
- * Success of a step = the fraction of its K rollouts whose episode ends in the task's success state.
+ * meta-learned per-element step sizes α (α frozen). As in GMPS's test protocol, step k's `return`
+ * and `success` evaluate the parameters after k steps with the policy's σ scaled by 1e-5 (its
+ * mean action); `exploreReturn` / `exploreSuccess` are those of the K exploration rollouts (σ ×1)
+ * that the next gradient step learns from. Step 0 is the meta-policy before any adaptation.
+ * Success = the fraction of rollouts whose episode ends in the task's success state.
  */
 import type { TaskParams } from '../../sim/types.js';
 import { toAdaptBatch } from './advantages.js';
 import { scriptedExpert, rolloutExpert } from './expert.js';
 import { adaptStep } from './gmps.js';
-import { checkSamplerFor, loadCheckpoint, meanReturn, policyAct, successRate } from './meta-train.js';
+import { checkSamplerFor, loadCheckpoint, meanReturn, policyAct, POST_UPDATE_STD_SCALE, successRate } from './meta-train.js';
 import { disposeParams, type Params } from './policy/index.js';
 import { Rng } from './rng.js';
 import type { Sampler } from './sampler.js';
@@ -19,6 +20,8 @@ export interface AdaptStepResult {
   step: number;
   return: number;
   success: number;
+  exploreReturn: number;
+  exploreSuccess: number;
 }
 
 export interface AdaptResult {
@@ -36,8 +39,10 @@ export interface AdaptOptions {
   /** K rollouts per step. */
   rollouts: number;
   seed?: number;
-  /** Multiplies the policy's σ when sampling (default 1). */
+  /** Multiplies the policy's σ when sampling the exploration rollouts (default 1). */
   stdScale?: number;
+  /** Rollouts of the evaluation with σ ×1e-5 (default 2: the simulator is deterministic). */
+  evalRollouts?: number;
   onStep?: (s: AdaptStepResult) => void;
 }
 
@@ -68,7 +73,18 @@ export async function adaptToTask(opts: AdaptOptions): Promise<AdaptResult> {
         rolloutsPerTask: opts.rollouts,
         act: policyAct(policy, () => params, opts.rollouts, mode, rng, opts.stdScale ?? 1),
       });
-      const s: AdaptStepResult = { step: k, return: meanReturn(trajs), success: successRate(trajs) };
+      const [evalTrajs] = await opts.sampler.sample({
+        tasks: [opts.task],
+        rolloutsPerTask: opts.evalRollouts ?? 2,
+        act: policyAct(policy, () => params, opts.evalRollouts ?? 2, mode, rng, POST_UPDATE_STD_SCALE),
+      });
+      const s: AdaptStepResult = {
+        step: k,
+        return: meanReturn(evalTrajs),
+        success: successRate(evalTrajs),
+        exploreReturn: meanReturn(trajs),
+        exploreSuccess: successRate(trajs),
+      };
       steps.push(s);
       opts.onStep?.(s);
       if (k < opts.steps) {
