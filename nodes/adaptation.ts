@@ -5,8 +5,9 @@
  * gmps_msgs/msg/PolicyStep) with the reward node's `reward` and `success`, paired in order (one reward per
  * control step). After a round it takes the GMPS policy-gradient step with the learned step sizes
  * (`adaptOnTrials` → `adaptStep`) and publishes the adapted parameters on `policy/params`; the next round's
- * trials wait for that version. Round k's return and success are measured on its trials (parameters after k
- * steps, actions sampled as in simulated adaptation), so round 0 is the meta-policy before any adaptation.
+ * trials wait for that version. Round k's sampled trials explore; its return and success are those of one more
+ * trial with the mean action (GMPS's test protocol, σ ×1e-5), so round 0 is the meta-policy before any
+ * adaptation. report.json keeps the sampled trials' returns too.
  *
  * Progress goes to `~/status` (gmps_msgs/msg/AdaptationStatus, latched) and, as a table, to stdout; at the end
  * `report.json` and the plots `adaptation.svg`/`.html` are written to `output_dir`.
@@ -146,12 +147,12 @@ const node = defineNode({
       if (p.printTable) process.stdout.write(`${line}\n`);
     };
 
-    const runTrial = async (id: number, version: number): Promise<TrialBuffer> => {
+    const runTrial = async (id: number, version: number, deterministic = false): Promise<TrialBuffer> => {
       const buf = new TrialBuffer(p.horizon, obsDim, actDim);
       const c: NonNullable<typeof current> = { id, buf, progressAt: performance.now() };
       current = c;
       try {
-        await call(startTrial, { trial: id, steps: p.horizon, params_version: version, deterministic: false, seed: (p.seed * 7919 + id) >>> 0 }, 'policy/start_trial', 30000);
+        await call(startTrial, { trial: id, steps: p.horizon, params_version: version, deterministic, seed: (p.seed * 7919 + id) >>> 0 }, 'policy/start_trial', 30000);
         await call(reset, { task: 'door', target_rad: task.targetRad, goal_x: 0, goal_y: 0 }, p.resetService, 30000);
         c.progressAt = performance.now();
         const done = () => buf.complete && buf.successes.length === p.horizon;
@@ -198,11 +199,14 @@ const node = defineNode({
             status('collecting', trialId, k);
             trials.push(await runTrial(++trialId, version));
           }
+          // as GMPS's test protocol: the step's result is the mean action's episode; the sampled trials explore
+          status('collecting', trialId, k);
+          const evaluation = await runTrial(++trialId, version, true);
           const returns = trials.map((t) => t.return);
           const row = {
             step: k,
-            return: returns.reduce((a, b) => a + b, 0) / returns.length,
-            success: trials.filter((t) => t.success).length / trials.length,
+            return: evaluation.return,
+            success: evaluation.success ? 1 : 0,
             trialReturns: returns,
           };
           rows.push(row);

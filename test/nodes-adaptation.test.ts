@@ -45,17 +45,17 @@ describe('nodes: adaptation', function () {
     const rewardPub = fake.createPublisher('std_msgs/msg/Float64', '/reward');
     const successPub = fake.createPublisher('std_msgs/msg/Bool', '/success');
     const rng = new Rng('fake-graph');
-    const trials: Array<{ obs: number[][]; actions: number[][]; rewards: number[]; success: boolean[]; version: number }> = [];
-    let armed: { trial: number; version: number } | undefined;
+    const trials: Array<{ obs: number[][]; actions: number[][]; rewards: number[]; success: boolean[]; version: number; deterministic: boolean }> = [];
+    let armed: { trial: number; version: number; deterministic: boolean } | undefined;
     fake.createService('gmps_msgs/srv/StartTrial', '/policy/start_trial', (req: Msg) => {
-      armed = { trial: req.trial, version: req.params_version };
+      armed = { trial: req.trial, version: req.params_version, deterministic: req.deterministic };
       return { success: true, message: '' };
     });
     fake.createService('gmps_msgs/srv/ResetEpisode', '/sim/reset_episode', (req: Msg) => {
       assert.ok(Math.abs(req.target_rad - (25 * Math.PI) / 180) < 1e-12);
       const a = armed!;
       armed = undefined;
-      const t = { obs: [] as number[][], actions: [] as number[][], rewards: [] as number[], success: [] as boolean[], version: a.version };
+      const t = { obs: [] as number[][], actions: [] as number[][], rewards: [] as number[], success: [] as boolean[], version: a.version, deterministic: a.deterministic };
       trials.push(t);
       setImmediate(() => {
         for (let k = 0; k < horizon; k++) {
@@ -124,8 +124,10 @@ describe('nodes: adaptation', function () {
     stdout = undefined;
     await until(rt, () => params.length === 2, 'two parameter sets');
 
-    assert.equal(trials.length, 6);
-    assert.deepEqual(trials.map((t) => t.version), [0, 0, 0, 1, 1, 1]);
+    // each round: 3 sampled trials that the step learns from, then one with the mean action that scores the round
+    assert.equal(trials.length, 8);
+    assert.deepEqual(trials.map((t) => t.version), [0, 0, 0, 0, 1, 1, 1, 1]);
+    assert.deepEqual(trials.map((t) => t.deterministic), [false, false, false, true, false, false, false, true]);
     ref = await loadInferencePolicy(ck);
     const direct = adaptStep(ref.policy, ref.params, ref.stepSizes, toAdaptBatch(trials.slice(0, 3).map(asTrajectory), 'state'));
     try {
@@ -148,13 +150,12 @@ describe('nodes: adaptation', function () {
     }
 
     assert.equal(report.targetDeg, 25);
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const ret = (t: { rewards: number[] }) => t.rewards.reduce((a, b) => a + b, 0);
     const succ = (t: { success: boolean[] }) => (t.success[t.success.length - 1] ? 1 : 0);
     assert.deepEqual(report.steps.map((s) => s.step), [0, 1]);
-    assert.ok(Math.abs(report.steps[0]!.return - mean(trials.slice(0, 3).map(ret))) < 1e-9);
-    assert.ok(Math.abs(report.steps[1]!.return - mean(trials.slice(3).map(ret))) < 1e-9);
-    assert.equal(report.steps[1]!.success, mean(trials.slice(3).map(succ)));
+    assert.ok(Math.abs(report.steps[0]!.return - ret(trials[3]!)) < 1e-9);
+    assert.ok(Math.abs(report.steps[1]!.return - ret(trials[7]!)) < 1e-9);
+    assert.equal(report.steps[1]!.success, succ(trials[7]!));
     const file = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
     assert.deepEqual(file.steps, report.steps);
     assert.equal(file.trialReturns[0].length, 3);
