@@ -21,7 +21,7 @@ import './policy/gradients.js';
 import type { TaskParams } from '../../sim/types.js';
 import { Rng } from './rng.js';
 import type { ActFn, Sampler } from './sampler.js';
-import { ReplayBuffer } from './sac.js';
+import { Mlp, ReplayBuffer } from './sac.js';
 import { succeeded, undiscountedReturn, type Trajectory } from './trajectory.js';
 
 export interface PearlConfig {
@@ -124,49 +124,6 @@ export function productOfGaussians(means: tf.Tensor3D, variances: tf.Tensor3D): 
 export function klToUnitPrior(q: LatentGaussian): tf.Tensor1D {
   const { mean, variance } = q;
   return tf.mul(0.5, tf.sum(tf.sub(tf.add(variance, tf.square(mean)), tf.add(1, tf.log(variance))), 1)) as tf.Tensor1D;
-}
-
-/** Fully connected ReLU network with a linear output; Glorot-uniform weights from a seeded Rng. */
-class Mlp {
-  readonly weights: tf.Variable[] = [];
-  readonly biases: tf.Variable[] = [];
-
-  constructor(name: string, sizes: number[], rng: Rng) {
-    for (let i = 0; i + 1 < sizes.length; i++) {
-      const [fanIn, fanOut] = [sizes[i], sizes[i + 1]];
-      const limit = Math.sqrt(6 / (fanIn + fanOut));
-      const w = Float32Array.from({ length: fanIn * fanOut }, () => rng.uniform(-limit, limit));
-      this.weights.push(tf.variable(tf.tensor2d(w, [fanIn, fanOut]), true, `${name}/W${i}`));
-      this.biases.push(tf.variable(tf.zeros([fanOut]), true, `${name}/b${i}`));
-    }
-  }
-
-  get variables(): tf.Variable[] {
-    return [...this.weights, ...this.biases];
-  }
-
-  apply(x: tf.Tensor2D): tf.Tensor2D {
-    let h = x;
-    const n = this.weights.length;
-    for (let i = 0; i < n; i++) {
-      h = tf.add(tf.matMul(h, this.weights[i]), this.biases[i]) as tf.Tensor2D;
-      if (i + 1 < n) h = tf.relu(h);
-    }
-    return h;
-  }
-
-  copyFrom(other: Mlp, tau = 1): void {
-    tf.tidy(() => {
-      const mine = this.variables;
-      other.variables.forEach((src, i) => {
-        mine[i].assign(tau === 1 ? src : tf.add(tf.mul(src, tau), tf.mul(mine[i], 1 - tau)));
-      });
-    });
-  }
-
-  dispose(): void {
-    for (const v of this.variables) v.dispose();
-  }
 }
 
 /** Strips the privileged context so the replay buffer stores (s, a, r, s') only. */

@@ -67,7 +67,7 @@ const LOG_STD_MIN = -5;
 const LOG_STD_MAX = 2;
 
 /** Fully connected ReLU network with a linear output; weights Glorot-uniform from a seeded Rng. */
-class Mlp {
+export class Mlp {
   readonly weights: tf.Variable[] = [];
   readonly biases: tf.Variable[] = [];
 
