@@ -165,6 +165,10 @@ export abstract class SawyerTaskEnv implements Env {
     this.data.ctrl[nu - 1] = opening / 2;
   }
 
+  /** When true, `mjStepNs` accumulates the time spent inside mj_step (for `gmps bench sim`). */
+  profile = false;
+  mjStepNs = 0n;
+
   /** Steps physics with gravity compensation on the arm joints, as Intera's joint position controller applies it. */
   protected simulate(n: number): void {
     const { mj, model, data } = this;
@@ -173,7 +177,13 @@ export abstract class SawyerTaskEnv implements Env {
         const dof = this.armDof[i]!;
         data.qfrc_applied[dof] = data.qfrc_bias[dof]!;
       }
-      mj.mj_step(model, data);
+      if (this.profile) {
+        const t0 = process.hrtime.bigint();
+        mj.mj_step(model, data);
+        this.mjStepNs += process.hrtime.bigint() - t0;
+      } else {
+        mj.mj_step(model, data);
+      }
     }
   }
 

@@ -67,7 +67,7 @@ export class SawyerIk {
     const lambda2 = this.opt.damping * this.opt.damping;
     const q = out;
     for (let i = 0; i < N_JOINTS; i++) q[i] = Math.min(this.upper[i]!, Math.max(this.lower[i]!, seed[i]!));
-    let it = 0, posErr = Infinity, oriErr = Infinity, converged = false;
+    let it = 0, posErr = Infinity, oriErr = Infinity, converged = false, prevErr = Infinity;
     for (; it <= this.opt.maxIterations; it++) {
       kin.forward(q);
       const p = kin.tipPos, R = kin.handRot;
@@ -82,8 +82,11 @@ export class SawyerIk {
       e[3] = 0.5 * ex * w; e[4] = 0.5 * ey * w; e[5] = 0.5 * ez * w;
       posErr = Math.hypot(e[0], e[1], e[2]);
       oriErr = Math.hypot(ex, ey, ez) * 0.5;
-      if (Math.hypot(posErr, e[3], e[4], e[5]) < this.opt.tolerance) { converged = true; break; }
-      if (it === this.opt.maxIterations) break;
+      const err = Math.hypot(posErr, e[3], e[4], e[5]);
+      if (err < this.opt.tolerance) { converged = true; break; }
+      // stalled: the damping and the null-space pull balance the residual, more iterations only cost time
+      if (it === this.opt.maxIterations || err > 0.98 * prevErr) break;
+      prevErr = err;
       kin.jacobian(p, J);
       for (let r = 3; r < 6; r++) for (let c = 0; c < N_JOINTS; c++) J[r * N_JOINTS + c] = J[r * N_JOINTS + c]! * w;
       // A = J Jᵀ + λ² I, solve A y = e, dq = Jᵀ y

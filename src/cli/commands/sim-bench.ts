@@ -1,7 +1,8 @@
 /**
  * `gmps bench sim`: medians of one run. env_steps_per_sec is the full control step (IK, safety, physics,
- * reward, observation); mj_steps_per_sec is bare mj_step on the same model and state distribution;
- * env_overhead_fraction is the environment's own share of a control step beyond its mj_step calls.
+ * reward, observation); mj_steps_per_sec is bare mj_step on the same model, from states of those episodes
+ * (at rest); env_overhead_fraction is the environment's own time per control step (IK, safety, gravity
+ * compensation, reward, observation) over the time of its mj_step calls, both timed inside the same episodes.
  */
 import { createEnv } from '../../../sim/index.js';
 import { SUBSTEPS } from '../../../sim/layout.js';
@@ -44,12 +45,18 @@ export async function benchSim(opts: { task: string; camera: boolean; steps: num
       }
       return { perStep: Number(process.hrtime.bigint() - t0) / 1e9 / n, states };
     };
-    const envRates: number[] = [], mjRates: number[] = [], camRates: number[] = [];
+    const envRates: number[] = [], mjRates: number[] = [], camRates: number[] = [], overheads: number[] = [];
     let states: Float64Array[] = [];
     for (let r = 0; r < opts.repeats; r++) {
       const res = timeEnv(env);
       envRates.push(1 / res.perStep);
       states = res.states;
+      env.profile = true;
+      env.mjStepNs = 0n;
+      const profiled = timeEnv(env);
+      const mjPerStep = Number(env.mjStepNs) / 1e9 / (env.horizon + opts.steps); // timeEnv steps one warm-up episode too
+      env.profile = false;
+      overheads.push((profiled.perStep - mjPerStep) / mjPerStep);
       // bare mj_step from the same states, holding the same controls
       const { mj, model, data } = env;
       const per = Math.max(1, Math.floor((opts.steps * SUBSTEPS) / states.length));
@@ -70,7 +77,7 @@ export async function benchSim(opts: { task: string; camera: boolean; steps: num
       substeps_per_env_step: SUBSTEPS,
       env_steps_per_sec: envRate,
       mj_steps_per_sec: mjRate,
-      env_overhead_fraction: (1 / envRate - SUBSTEPS / mjRate) / (SUBSTEPS / mjRate),
+      env_overhead_fraction: median(overheads),
     };
     if (camRates.length) {
       result.camera_frames_per_sec = median(camRates);
