@@ -1,12 +1,7 @@
 /** `gmps calibrate ...`: camera intrinsics, eye-to-hand extrinsics, door hinge; `gmps bench preprocess`. */
 import type { Command } from 'commander';
+import { parseNumber as num } from '../args.js';
 import { CliError } from '../errors.js';
-
-function num(name: string, value: string, check: (n: number) => boolean = Number.isFinite, what = 'a number'): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || !check(n)) throw new CliError(`${name} must be ${what}, got '${value}'`);
-  return n;
-}
 
 /** Library errors are user errors here (bad files, missing OpenCV, degenerate data): no stack. */
 async function asCliErrors<T>(fn: () => Promise<T>): Promise<T> {

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import type { TaskParams } from '../../../sim/types.js';
 import type { BackendChoice } from '../../learning/backend.js';
 import type { Sampler } from '../../learning/sampler.js';
+import { parseNumber as num } from '../args.js';
 import { CliError } from '../errors.js';
 
 const DEG = Math.PI / 180;
@@ -17,12 +18,6 @@ type Task = (typeof TASKS)[number];
 function int(name: string, value: string, min = 1): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new CliError(`${name} must be an integer >= ${min}, got '${value}'`);
-  return n;
-}
-
-function num(name: string, value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new CliError(`${name} must be a number, got '${value}'`);
   return n;
 }
 

@@ -1,6 +1,7 @@
 /** `gmps sawyer ...`: the real arm over Intera ROS 1 (connection check) and the MuJoCo-backed simulated Sawyer. */
 import net from 'node:net';
 import type { Command } from 'commander';
+import { parseNumber as num } from '../args.js';
 import { CliError } from '../errors.js';
 
 export interface SawyerCheckOptions {
@@ -136,12 +137,6 @@ export async function runSawyerCheck(opts: SawyerCheckOptions): Promise<SawyerCh
   } finally {
     await link.disconnect();
   }
-}
-
-function num(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new CliError(`${name} must be a number, got '${v}'`);
-  return n;
 }
 
 const DEFAULT_MASTER = (): string => process.env.ROS_MASTER_URI ?? 'http://localhost:11311/';

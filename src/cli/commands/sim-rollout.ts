@@ -1,7 +1,8 @@
 import { createEnv, type TaskParams } from '../../../sim/index.js';
 import { Rng } from '../../learning/rng.js';
 import { CliError } from '../errors.js';
-import { DEG, parseNumber, type RolloutOptions } from './sim.js';
+import { parseNumber } from '../args.js';
+import { DEG, type RolloutOptions } from './sim.js';
 
 export function taskFromOptions(kind: string, opts: { targetDeg?: string; goal?: string }, sample: () => TaskParams): TaskParams {
   if (kind === 'door' && opts.targetDeg !== undefined) {

@@ -1,14 +1,9 @@
 /** `gmps sim ...` and `gmps bench sim`: the MuJoCo Sawyer tasks. */
 import type { Command } from 'commander';
+import { parseNumber } from '../args.js';
 import { CliError } from '../errors.js';
 
 const DEG = Math.PI / 180;
-
-function parseNumber(name: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new CliError(`${name} must be a number, got '${value}'`);
-  return n;
-}
 
 export interface RolloutOptions {
   task: string;
@@ -60,4 +55,4 @@ export function registerSim(program: Command, bench: Command): void {
     });
 }
 
-export { DEG, parseNumber };
+export { DEG };
