@@ -20,6 +20,7 @@ import { quaternionFromRotation, type Mat3 } from '../calibration/transforms.js'
 import { defineNode, runIfMain, type RosNode } from '../src/graph/index.js';
 import { hzToPeriodNs } from '../src/graph/time.js';
 import { jointTargetsFromCommand, type JointCommandLike } from '../src/nodes-support/joint-command.js';
+import { type ResetRequest, taskFromRequest } from '../src/nodes-support/reset-request.js';
 import { DOWN_ROT, SawyerIk } from '../src/robot/ik.js';
 import { N_JOINTS, SawyerKinematics } from '../src/robot/kinematics.js';
 import { SafetyViolation } from '../src/robot/safety.js';
@@ -27,13 +28,6 @@ import { JOINT_NAMES, NEUTRAL_POSE } from '../src/robot/sawyer-model.js';
 import { JointEnvelopeGuard, moveJointsTo } from '../src/robot/sawyer/guarded-motion.js';
 import { RobotRefusedError, SawyerLink, type SawyerStatus } from '../src/robot/sawyer/sawyer-link.js';
 import { DOOR, PUSH } from '../sim/layout.js';
-
-interface ResetRequest {
-  task: string;
-  target_rad: number;
-  goal_x: number;
-  goal_y: number;
-}
 
 function declare(ros: RosNode) {
   const task = ros.declareParameter('task', 'string', 'door', { description: 'Task of the rig: door or push (chooses the start pose)', readOnly: true });
@@ -240,12 +234,10 @@ const node = defineNode({
 
     let episode = 0;
     ros.createService<ResetRequest, { success: boolean; message: string }>('gmps_msgs/srv/ResetEpisode', '~/reset_episode', async (req) => {
-      const asked = (req.task ?? '').trim();
-      if (asked && asked !== p.task) {
-        return { success: false, message: `this rig runs the '${p.task}' task; it cannot reset to '${asked}' (restart with task:=${asked})` };
-      }
-      if (p.task === 'door' && !(req.target_rad >= 0 && req.target_rad <= DOOR.maxTargetRad)) {
-        return { success: false, message: `target_rad ${req.target_rad} must lie in [0, ${DOOR.maxTargetRad.toFixed(4)}] rad` };
+      try {
+        taskFromRequest(p.task, req);
+      } catch (err) {
+        return { success: false, message: (err as Error).message };
       }
       if (resetting) return { success: false, message: 'a reset is already running' };
       resetting = true;

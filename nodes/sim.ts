@@ -13,18 +13,12 @@
 import { defineNode, runIfMain, type RosNode } from '../src/graph/index.js';
 import { hzToPeriodNs, RosTime } from '../src/graph/time.js';
 import { jointTargetsFromCommand, type JointCommandLike } from '../src/nodes-support/joint-command.js';
-import { CONTROL_PERIOD_NS, JointSimDriver, taskFromRequest } from '../src/nodes-support/sim-driver.js';
+import { type ResetRequest, taskFromRequest } from '../src/nodes-support/reset-request.js';
+import { CONTROL_PERIOD_NS, JointSimDriver } from '../src/nodes-support/sim-driver.js';
 import { SafetyViolation } from '../src/robot/safety.js';
 import { createEnv } from '../sim/index.js';
 import { DOOR, PUSH, PHYSICS } from '../sim/layout.js';
 import type { SawyerTaskEnv } from '../sim/sawyer-env.js';
-
-interface ResetRequest {
-  task: string;
-  target_rad: number;
-  goal_x: number;
-  goal_y: number;
-}
 
 function declare(node: RosNode) {
   const task = node.declareParameter('task', 'string', 'door', { description: 'Simulated task: door or push', readOnly: true });

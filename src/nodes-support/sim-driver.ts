@@ -92,15 +92,3 @@ export class JointSimDriver {
     return { block: env.block(), goal: env.goal };
   }
 }
-
-/** A task from the ResetEpisode request fields for the running task kind. */
-export function taskFromRequest(
-  kind: 'door' | 'push',
-  req: { task: string; target_rad: number; goal_x: number; goal_y: number },
-): TaskParams {
-  const asked = req.task.trim();
-  if (asked && asked !== kind) {
-    throw new Error(`this simulator runs the '${kind}' task; it cannot reset to '${asked}' (restart it with task:=${asked})`);
-  }
-  return kind === 'door' ? { kind: 'door', targetRad: req.target_rad } : { kind: 'push', goal: [req.goal_x, req.goal_y] };
-}
