@@ -8,7 +8,7 @@ import { SawyerIk, DOWN_ROT } from '../src/robot/ik.js';
 import { N_JOINTS } from '../src/robot/kinematics.js';
 import { GRIPPER, JOINT_NAMES, NEUTRAL_POSE } from '../src/robot/sawyer-model.js';
 import { SafetyEnvelope, SafetyViolation } from '../src/robot/safety.js';
-import { PHYSICS, SUBSTEPS } from './layout.js';
+import { SUBSTEPS } from './layout.js';
 import type { MujocoModule } from './mujoco.js';
 import { sceneXml } from './scene.js';
 import type { Env, EnvOptions, Observation, SawyerTaskKind, StepInfo, StepResult, TaskParams } from './types.js';
@@ -32,7 +32,6 @@ export abstract class SawyerTaskEnv implements Env {
   readonly actionDim = 3;
   abstract readonly horizon: number;
   abstract readonly contextDim: number;
-  readonly imageShape?: { height: number; width: number };
 
   readonly model: MjModel;
   readonly data: MjData;
@@ -61,7 +60,10 @@ export abstract class SawyerTaskEnv implements Env {
   /** Attaches a camera renderer; observations then carry `image`. */
   attachRenderer(renderer: Renderer): void {
     this.renderer = renderer;
-    (this as { imageShape?: { height: number; width: number } }).imageShape = { height: renderer.height, width: renderer.width };
+  }
+
+  get imageShape(): { height: number; width: number } | undefined {
+    return this.renderer ? { height: this.renderer.height, width: this.renderer.width } : undefined;
   }
 
   protected id(type: 'site' | 'joint' | 'body' | 'geom', name: string): number {
@@ -206,4 +208,3 @@ export abstract class SawyerTaskEnv implements Env {
   }
 }
 
-export { SafetyViolation, PHYSICS };
