@@ -135,7 +135,7 @@ describe('nodes: sim', function () {
 
   it('timer mode steps on its own at the control rate', async () => {
     const { rec } = await start({ lockstep: false, real_time_factor: 10.0, task: 'push' });
-    await until(rt, () => rec.clock.length >= 4, 'timer steps', 5000);
+    await until(rt, () => rec.clock.length >= 4, 'timer steps', 5000, 10000);
     const ns = rec.clock.map((c) => c.clock.sec * 1e9 + c.clock.nanosec);
     for (let i = 1; i < ns.length; i++) assert.equal(ns[i]! - ns[i - 1]!, 50_000_000);
     assert.equal(rec.params[0]!.task, 'push');

@@ -25,9 +25,13 @@ export function record<T = Record<string, unknown>>(node: RosNode, type: string,
   return got;
 }
 
-/** Flushes deliveries until `cond` holds (or fails after `rounds`). */
-export async function until(rt: InProcessRuntime, cond: () => boolean, what: string, rounds = 200): Promise<void> {
-  for (let i = 0; i < rounds; i++) {
+/**
+ * Flushes deliveries until `cond` holds; fails after `rounds` flushes and, when waiting on wall-clock timers,
+ * not before `minMs` milliseconds (a busy machine runs flush rounds faster than timers fire).
+ */
+export async function until(rt: InProcessRuntime, cond: () => boolean, what: string, rounds = 200, minMs = 0): Promise<void> {
+  const deadline = performance.now() + minMs;
+  for (let i = 0; i < rounds || performance.now() < deadline; i++) {
     await rt.flush();
     if (cond()) return;
     await new Promise((r) => setImmediate(r));
