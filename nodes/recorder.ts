@@ -363,7 +363,11 @@ const node = defineNode({
       await openEpisode();
     });
 
-    const finish = async (): Promise<void> => {
+    // The abort signal and shutdown() both finish the node; the second call must wait for the
+    // same close, or shutdown() returns before the interrupted file has its summary and footer.
+    let finishing: Promise<void> | undefined;
+    const finish = (): Promise<void> => (finishing ??= finishOnce());
+    const finishOnce = async (): Promise<void> => {
       stopRequested = true;
       resetWaiter?.();
       await chain;

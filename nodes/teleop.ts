@@ -322,11 +322,14 @@ const node = defineNode({
       log.info(`scripted teleop (the simulated task's expert), ${p.lockstep ? 'one command per /clock step' : `${p.rateHz} Hz`}`);
     }
 
-    const release = async (): Promise<void> => {
-      const c = cleanup;
-      cleanup = undefined;
-      await c?.();
-    };
+    // Abort and shutdown() both release; the second call waits for the same cleanup.
+    let releasing: Promise<void> | undefined;
+    const release = (): Promise<void> =>
+      (releasing ??= (async () => {
+        const c = cleanup;
+        cleanup = undefined;
+        await c?.();
+      })());
     ctx.signal.addEventListener('abort', () => void release(), { once: true });
     return { shutdown: release };
   },
