@@ -394,6 +394,26 @@ describe('learning core: policies', function () {
     });
   });
 
+  it('initStd sets the initial σ; a learner with logStd frozen leaves it while θ and α move', () => {
+    const policy = createPolicy({ ...smallMlp('mlp'), initStd: 0.3 });
+    const init = policy.init(4);
+    const theta0 = Object.fromEntries(Object.entries(init.params).map(([k, t]) => [k, Array.from(t.dataSync())]));
+    assert.ok(theta0.logStd.every((v) => Math.abs(v - Math.log(0.3)) < 1e-6), `log-std starts at ln 0.3, got ${theta0.logStd}`);
+    assert.throws(() => createPolicy({ ...smallMlp('mlp'), initStd: 0 }).init(0), /initial std must be a positive number/);
+    const batch = prepareBatch(policy, makeTasks(policy, init.params, [[6, 4], [5, 3]], 9));
+    for (const frozen of [[], ['logStd']]) {
+      const learner = new GmpsLearner(policy, init, { frozen });
+      learner.metaStep(batch);
+      learner.metaStep(batch);
+      const moved = (name: string) => Array.from(learner.params[name].dataSync()).some((v, i) => v !== theta0[name][i]);
+      assert.equal(moved('logStd'), frozen.length === 0, `logStd ${frozen.length ? 'frozen' : 'trained'}`);
+      assert.ok(moved('W0') && moved('z'), 'the other parameters are trained');
+      assert.ok(Array.from(learner.stepSizes.W0.dataSync()).some((v) => v !== 0.5), 'α is trained');
+      learner.dispose();
+    }
+    batch.dispose();
+  });
+
   it('biasAda adapts only z (initialised to zeros)', () => {
     tf.tidy(() => {
       const policy = createPolicy(smallMlp('mlp-biasAda'));

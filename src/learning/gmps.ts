@@ -234,6 +234,8 @@ export function metaGradients(
 
 export interface GmpsLearnerOptions extends MetaLossOptions {
   adam?: Partial<AdamOptions>;
+  /** Parameters of θ that Adam leaves as initialised (e.g. ['logStd']: a fixed exploration σ). */
+  frozen?: readonly string[];
 }
 
 /** Key of a step size in the optimiser and in checkpoints. */
@@ -272,6 +274,10 @@ export class GmpsLearner {
       const g = metaGradients(this.policy, this.params, this.stepSizes, loss);
       const vars: Record<string, tf.Variable> = { ...this.params };
       const grads: Record<string, tf.Tensor> = { ...g.theta };
+      for (const name of this.opts.frozen ?? []) {
+        delete vars[name];
+        delete grads[name];
+      }
       for (const [name, v] of Object.entries(this.stepSizes)) vars[alphaKey(name)] = v;
       for (const [name, t] of Object.entries(g.alpha)) grads[alphaKey(name)] = t;
       const value = g.loss.dataSync()[0];

@@ -20,7 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { TaskKind, TaskParams } from '../../sim/types.js';
 import { toAdaptBatch, toTaskSamples } from './advantages.js';
 import { expertDataset, labelWithExpert, scriptedExpert, type DemonstrationSource, type Expert } from './expert.js';
-import { adaptStep, GmpsLearner, prepareBatch } from './gmps.js';
+import { adaptStep, GmpsLearner, prepareBatch, type GmpsLearnerOptions } from './gmps.js';
 import { writeLearningCurves } from './plot.js';
 import { createPolicy, defaultMlpConfig, disposeParams, type GmpsPolicy, type Params, type PolicyConfig } from './policy/index.js';
 import { Rng } from './rng.js';
@@ -55,6 +55,12 @@ export interface MetaTrainConfig {
   dagger: boolean;
   /** Adapted-policy rollouts per task aggregated into D* per DAgger round. */
   daggerRollouts: number;
+  /**
+   * Meta-train the log-std (GMPS: yes). Its only meta-gradient comes through the inner step's
+   * 1/σ² scaling, which the learned α duplicates, and it cannot see what σ does to the exploration
+   * rollouts; `false` keeps σ at `policy.initStd` as an exploration hyper-parameter.
+   */
+  learnStd?: boolean;
   policy: PolicyConfig;
 }
 
@@ -311,6 +317,10 @@ export function checkDemonstrations(source: DemonstrationSource, c: Pick<MetaTra
 }
 
 /** Runs (or resumes) meta-training. */
+function learnerOptions(c: MetaTrainConfig): GmpsLearnerOptions {
+  return { adam: { lr: c.lr }, frozen: c.learnStd === false ? ['logStd'] : [] };
+}
+
 export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult> {
   const sampler = opts.sampler;
   let c = opts.config;
@@ -326,7 +336,7 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
     c = { ...ck.state.config, iterations: Math.max(c.iterations, ck.state.config.iterations) };
     state = { ...ck.state, config: c };
     policy = ck.policy;
-    learner = new GmpsLearner(policy, { params: ck.params, stepSizes: ck.stepSizes }, { adam: { lr: c.lr } });
+    learner = new GmpsLearner(policy, { params: ck.params, stepSizes: ck.stepSizes }, learnerOptions(c));
     learner.adam.restore(ck.adamStep, ck.adamSlots);
     demos = ck.demos;
     disposeParams(ck.params);
@@ -335,7 +345,7 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
   } else {
     policy = createPolicy(c.policy);
     const init = policy.init(c.seed);
-    learner = new GmpsLearner(policy, init, { adam: { lr: c.lr } });
+    learner = new GmpsLearner(policy, init, learnerOptions(c));
     disposeParams(init.params);
     disposeParams(init.stepSizes);
     const { createEnvFromSpec } = await import('./worker/spec.js');

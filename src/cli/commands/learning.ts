@@ -156,6 +156,8 @@ interface MetaTrainCli {
   hidden: string;
   latentDim: string;
   stepSize: string;
+  initStd: string;
+  fixedStd?: boolean;
   policy: string;
   seed: string;
   dense?: boolean;
@@ -200,7 +202,9 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
     hidden,
     latentDim: int('--latent-dim', o.latentDim, 0),
     initStepSize: num('--step-size', o.stepSize),
+    initStd: num('--init-std', o.initStd),
   };
+  if (!(policy.initStd > 0)) throw new CliError(`--init-std must be > 0, got ${o.initStd}`);
   const dims = { obsDim: policy.obsDim, actDim: probe.actionDim };
   const config = mt.defaultMetaTrainConfig(task, dims);
   const envOptions: EnvChoice = { dense: !!o.dense, ...(vision ? { camera: { height: policy.vision!.height, width: policy.vision!.width } } : {}) };
@@ -242,6 +246,7 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
     evalEvery: int('--eval-every', o.evalEvery, 0),
     dagger: !!o.dagger,
     daggerRollouts: int('--dagger-rollouts', o.daggerRollouts),
+    learnStd: !o.fixedStd,
   });
   config.policy = policy;
   const sacTasks = mt.drawTasks(config, (r) => probe.sampleTask(r)).tasks;
@@ -328,6 +333,8 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--hidden <sizes>', 'hidden layer sizes, comma separated', '100,100')
     .option('--latent-dim <n>', 'size of the bias-transformation vector z', '4')
     .option('--step-size <a>', 'initial value of every learned step size', '0.5')
+    .option('--init-std <s>', 'initial σ of the policy (GMPS: 1); the pre-update rollouts explore with it', '1')
+    .option('--fixed-std', 'keep σ at --init-std instead of meta-training the log-std')
     .option('--seed <n>', 'seed of task draws, initialisation and sampling', '0')
     .option('--dense', 'dense (shaped) reward variant')
     .option('--resume', 'continue the checkpoint in --out (its config wins; --iterations may extend it)')

@@ -21,13 +21,15 @@ export function defaultMlpConfig(obsDim: number, actDim: number, variant: 'mlp' 
   };
 }
 
-/** Initialises a head's parameters: Xavier weights, zero biases, log-std 0, z = zInit. */
-export function initHeadParams(head: HeadConfig, zInit: number, seed: number): Params {
+/** Initialises a head's parameters: Xavier weights, zero biases, log-std ln(initStd) (0 by default), z = zInit. */
+export function initHeadParams(head: HeadConfig, zInit: number, seed: number, initStd = 1): Params {
+  if (!(initStd > 0) || !Number.isFinite(initStd)) throw new Error(`initial std must be a positive number, got ${initStd}`);
   const p: Params = {};
   let k = 0;
   for (const [name, shape] of headShapes(head)) {
     if (name.startsWith('W')) p[name] = xavierUniform(shape, seed * 1000 + k++);
     else if (name === 'z') p[name] = tf.fill(shape as number[], zInit);
+    else if (name === 'logStd') p[name] = tf.fill(shape as number[], Math.log(initStd));
     else p[name] = tf.zeros(shape as number[]);
   }
   return p;
@@ -60,7 +62,7 @@ export class MlpPolicy extends PolicyBase {
 
   init(seed: number): { params: Params; stepSizes: Params } {
     return {
-      params: initHeadParams(this.head, this.config.zInit, seed),
+      params: initHeadParams(this.head, this.config.zInit, seed, this.config.initStd),
       stepSizes: initStepSizes(this.shapes, this.adaptable, this.config.initStepSize),
     };
   }

@@ -32,6 +32,8 @@ export interface PolicyConfig {
   zInit: number;
   /** Initial value of every learned step size. */
   initStepSize: number;
+  /** Initial σ of the Gaussian (log-std starts at ln initStd); GMPS uses 1. */
+  initStd?: number;
   vision?: VisionConfig;
 }
 

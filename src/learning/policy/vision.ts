@@ -87,7 +87,7 @@ export class VisionPolicy extends PolicyBase {
   }
 
   init(seed: number): { params: Params; stepSizes: Params } {
-    const params = initHeadParams(this.head, this.config.zInit, seed);
+    const params = initHeadParams(this.head, this.config.zInit, seed, this.config.initStd);
     this.v.filters.forEach((_f, i) => {
       const kShape = this.shapes.find(([n]) => n === `conv${i}/kernel`)![1];
       params[`conv${i}/kernel`] = xavierUniform(kShape, seed * 1000 + 500 + i);
