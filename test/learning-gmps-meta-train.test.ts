@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { adaptToTask } from '../src/learning/adapt.js';
 import { initBackend } from '../src/learning/backend.js';
-import { defaultMetaTrainConfig, loadCheckpoint, metaTrain, type MetaTrainConfig } from '../src/learning/meta-train.js';
+import { defaultMetaTrainConfig, loadCheckpoint, metaTrain, taskChunks, type MetaTrainConfig } from '../src/learning/meta-train.js';
+import { Rng } from '../src/learning/rng.js';
 import { disposeParams } from '../src/learning/policy/index.js';
 import { createLocalSampler, type Sampler } from '../src/learning/sampler.js';
 
@@ -50,6 +51,21 @@ describe('GMPS meta-training (point task)', function () {
     const after = Math.max(adapt.steps[1].return, adapt.steps[2].return);
     assert.ok(after > adapt.steps[0].return, `adaptation should raise the return: ${adapt.steps.map((s) => s.return.toFixed(2)).join(' → ')}`);
     assert.ok(adapt.expertReturn > adapt.steps[0].return);
+  });
+
+  it('tasks per Adam step: shuffled chunks that partition the tasks; meta-training on chunks still learns', async () => {
+    const chunks = taskChunks(10, 4, new Rng(1));
+    assert.deepEqual(chunks.map((c) => c.length), [3, 3, 4]);
+    assert.deepEqual(chunks.flat().sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.notDeepEqual(chunks.flat(), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'shuffled');
+    assert.deepEqual(taskChunks(10, 4, new Rng(1)), chunks, 'deterministic in the seed');
+    assert.deepEqual(taskChunks(3, 0, new Rng(1)), [[0, 1, 2]]);
+    assert.deepEqual(taskChunks(3, 5, new Rng(1)), [[0, 1, 2]]);
+    const res = await metaTrain({ config: pointConfig({ tasksPerStep: 2 }), sampler });
+    const post = res.state.curve.map((p) => p.train.postReturn);
+    res.dispose();
+    assert.ok((post.at(-1)! + post.at(-2)!) / 2 > post[0] + 2, `post-update return should rise: ${post.map((x) => x.toFixed(2)).join(' → ')}`);
+    await assert.rejects(metaTrain({ config: pointConfig({ tasksPerStep: -1 }), sampler }), /tasksPerStep must be an integer >= 0/);
   });
 
   it('resumes from a checkpoint exactly as the uninterrupted run continues', async () => {

@@ -20,7 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { TaskKind, TaskParams } from '../../sim/types.js';
 import { toAdaptBatch, toTaskSamples } from './advantages.js';
 import { expertDataset, labelWithExpert, scriptedExpert, type DemonstrationSource, type Expert } from './expert.js';
-import { adaptStep, GmpsLearner, prepareBatch, type GmpsLearnerOptions } from './gmps.js';
+import { adaptStep, GmpsLearner, prepareBatch, type GmpsLearnerOptions, type PreparedBatch } from './gmps.js';
 import { writeLearningCurves } from './plot.js';
 import { createPolicy, defaultMlpConfig, disposeParams, type GmpsPolicy, type Params, type PolicyConfig } from './policy/index.js';
 import { Rng } from './rng.js';
@@ -61,6 +61,12 @@ export interface MetaTrainConfig {
    * rollouts; `false` keeps σ at `policy.initStd` as an exploration hyper-parameter.
    */
   learnStd?: boolean;
+  /**
+   * Tasks per Adam step (0 or absent: all, as GMPS). Smaller values split the iteration's tasks
+   * into shuffled chunks and take each Adam step on one chunk in turn: stochastic over tasks, each
+   * task's inner gradient still exact. Bounds the memory of the second-order graph (vision).
+   */
+  tasksPerStep?: number;
   policy: PolicyConfig;
 }
 
@@ -265,6 +271,7 @@ function checkConfig(c: MetaTrainConfig): void {
     ['adamSteps', c.adamSteps, 1],
     ['evalEvery', c.evalEvery, 0],
     ['daggerRollouts', c.daggerRollouts, 1],
+    ['tasksPerStep', c.tasksPerStep ?? 0, 0],
   ];
   for (const [name, v, min] of ints) {
     if (!Number.isInteger(v) || v < min) throw new Error(`${name} must be an integer >= ${min}, got ${v}`);
@@ -317,6 +324,20 @@ export function checkDemonstrations(source: DemonstrationSource, c: Pick<MetaTra
 }
 
 /** Runs (or resumes) meta-training. */
+/** Task indices 0..n-1 shuffled into chunks of at most `size` (one chunk of all when size is 0 or >= n). */
+export function taskChunks(n: number, size: number, rng: Rng): number[][] {
+  if (size <= 0 || size >= n) return [Array.from({ length: n }, (_, i) => i)];
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const count = Math.ceil(n / size);
+  const out: number[][] = [];
+  for (let k = 0; k < count; k++) out.push(order.slice(Math.floor((k * n) / count), Math.floor(((k + 1) * n) / count)));
+  return out;
+}
+
 function learnerOptions(c: MetaTrainConfig): GmpsLearnerOptions {
   return { adam: { lr: c.lr }, frozen: c.learnStd === false ? ['logStd'] : [] };
 }
@@ -434,21 +455,24 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
     const preReturn = mean(trainTrajs.map(meanReturn));
     // Vision rows are ~9k floats: build each task's float rows from its uint8 images only here, and
     // let the trajectories and per-task copies go before the Adam steps (the prepared batch has them).
-    let batches: TaskBatch[] | undefined = trainTrajs.map((g, i) => ({ samples: toTaskSamples(g, c.obsMode), demos: demos[i] }));
-    trainTrajs = [];
-    const prepared = prepareBatch(policy, batches);
-    batches = undefined;
+    const chunks = taskChunks(state.tasks.length, c.tasksPerStep ?? 0, rngFor(c.seed, `chunks-${itr}`));
+    const prepared: PreparedBatch[] = [];
     let lossFirst = Number.NaN;
     let lossLast = Number.NaN;
     try {
+      for (const chunk of chunks) {
+        const batches: TaskBatch[] = chunk.map((i) => ({ samples: toTaskSamples(trainTrajs[i], c.obsMode), demos: demos[i] }));
+        prepared.push(prepareBatch(policy, batches));
+      }
+      trainTrajs = [];
       for (let s = 0; s < c.adamSteps; s++) {
-        const l = learner.metaStep(prepared);
+        const l = learner.metaStep(prepared[s % prepared.length]);
         if (!Number.isFinite(l)) throw new Error(`meta-loss became ${l} at iteration ${itr}, Adam step ${s}; lower --lr`);
         if (s === 0) lossFirst = l;
         lossLast = l;
       }
     } finally {
-      prepared.dispose();
+      prepared.forEach((b) => b.dispose());
     }
     const log: IterationLog = {
       iteration: itr,

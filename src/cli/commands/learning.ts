@@ -158,6 +158,7 @@ interface MetaTrainCli {
   stepSize: string;
   initStd: string;
   fixedStd?: boolean;
+  tasksPerStep: string;
   policy: string;
   seed: string;
   dense?: boolean;
@@ -247,6 +248,7 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
     dagger: !!o.dagger,
     daggerRollouts: int('--dagger-rollouts', o.daggerRollouts),
     learnStd: !o.fixedStd,
+    tasksPerStep: int('--tasks-per-step', o.tasksPerStep, 0),
   });
   config.policy = policy;
   const sacTasks = mt.drawTasks(config, (r) => probe.sampleTask(r)).tasks;
@@ -335,6 +337,7 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--step-size <a>', 'initial value of every learned step size', '0.5')
     .option('--init-std <s>', 'initial σ of the policy (GMPS: 1); the pre-update rollouts explore with it', '1')
     .option('--fixed-std', 'keep σ at --init-std instead of meta-training the log-std')
+    .option('--tasks-per-step <n>', 'tasks per Adam step (0: all, as GMPS); fewer bound the memory of the vision meta-gradient', '0')
     .option('--seed <n>', 'seed of task draws, initialisation and sampling', '0')
     .option('--dense', 'dense (shaped) reward variant')
     .option('--resume', 'continue the checkpoint in --out (its config wins; --iterations may extend it)')
