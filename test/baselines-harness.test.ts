@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { getAlgorithm, registerAlgorithm } from '../src/learning/experiment/algorithms.js';
+import { curveKind, getAlgorithm, registerAlgorithm } from '../src/learning/experiment/algorithms.js';
 import { FIGURES, figureSpec } from '../src/learning/experiment/figures.js';
 import { samplesToReach, writeReport } from '../src/learning/experiment/report.js';
 import { runFigure } from '../src/learning/experiment/run.js';
@@ -80,6 +80,20 @@ describe('baselines: experiment harness', function () {
     assert.equal(row.paperRatio, 4);
     assert.match(report.markdown, /fig3-push \| 3\.50 \| 1000 \| 3000 \| 3\.0 \| ~4x/);
     assert.equal(samplesToReach([0, 1], [0, 0], 1), null);
+  });
+
+  it('every algorithm plots held-out tasks unless a run asks otherwise, and every training-curve run has held-out tasks', () => {
+    assert.equal(curveKind({}), 'heldOut');
+    assert.equal(curveKind({ curve: 'train' }), 'train');
+    assert.throws(() => curveKind({ curve: 'test' }), /must be train, heldOut, fineTune or ood/);
+    for (const f of FIGURES) {
+      for (const scale of ['small', 'paper'] as const) {
+        for (const r of figureSpec(f, scale).runs) {
+          if (curveKind(r.config) !== 'heldOut' || r.algorithm === 'multitask-imitation') continue;
+          assert.ok(Number(r.config.numHeldOut) >= 1, `${f} ${scale} ${r.algorithm}: numHeldOut ${String(r.config.numHeldOut)}`);
+        }
+      }
+    }
   });
 
   it('every figure lists only registered algorithms, at both scales', () => {

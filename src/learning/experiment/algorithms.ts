@@ -4,13 +4,12 @@
  * and MAESN (whose own settings are the keys of their `*_DEFAULTS` found in the run config).
  *
  * Common run config keys (each algorithm reads the ones it needs):
- * - `curve`: 'train' (return after adaptation on the training tasks vs env samples, default),
- *   'heldOut' (same on held-out tasks), 'fineTune' (after training: return on held-out tasks after
+ * - `curve`: 'heldOut' (return after adaptation on held-out tasks vs env samples; the default for
+ *   every algorithm, so curves compare like with like), 'train' (same on the training tasks), 'fineTune' (after training: return on held-out tasks after
  *   k adaptation steps, x = k), 'ood' (as 'fineTune' on the Ant's out-of-distribution goals).
  * - `adaptSteps`, `adaptRollouts`: the k-step adaptation protocol of 'fineTune' / 'ood'.
  *
- * PEARL, RL² and MAESN default to 'heldOut' and count x as the env samples of their own
- * meta-training (evaluation episodes not included); `iterations`, `evalEvery` (default 1),
+ * PEARL, RL² and MAESN count x as the env samples of their own meta-training (evaluation episodes not included); `iterations`, `evalEvery` (default 1),
  * `numTasks`, `numHeldOut`. Their adaptation "steps" for 'fineTune' / 'ood': PEARL, k context
  * episodes before acting on the posterior (x = 0: the context episodes' own return); RL², episode
  * k of one trial; MAESN, k inner steps on the latent distribution.
@@ -46,8 +45,9 @@ function num(cfg: Record<string, unknown>, key: string, fallback: number): numbe
   return v;
 }
 
-function curveKind(cfg: Record<string, unknown>): CurveKind {
-  const c = (cfg.curve ?? 'train') as string;
+/** The curve a run plots: its `curve` config key, held-out tasks by default. */
+export function curveKind(cfg: Record<string, unknown>): CurveKind {
+  const c = (cfg.curve ?? 'heldOut') as string;
   if (!['train', 'heldOut', 'fineTune', 'ood'].includes(c)) throw new Error(`run config 'curve' must be train, heldOut, fineTune or ood, got '${c}'`);
   return c as CurveKind;
 }
@@ -333,7 +333,7 @@ interface BaselineSetup {
 async function baselineSetup(name: string, spec: RunSpec, seed: number): Promise<BaselineSetup> {
   const cfg = spec.config;
   if (cfg.obsMode === 'vision') throw new Error(`${name} here runs state policies only (no vision variant)`);
-  const kind = curveKind({ curve: 'heldOut', ...cfg });
+  const kind = curveKind(cfg);
   const iterations = num(cfg, 'iterations', 10);
   const evalEvery = num(cfg, 'evalEvery', 1);
   if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`run config 'iterations' must be a positive integer, got ${iterations}`);
