@@ -34,7 +34,7 @@ type PolicyParamsMsg = { version: number; tensors: FlatTensor[] };
 function declare(ros: RosNode) {
   return {
     checkpoint: ros.declareParameter('checkpoint', 'string', '', {
-      description: 'GMPS checkpoint directory (checkpoint.json or model.json)',
+      description: 'GMPS checkpoint: a directory, its model.json, or the checkpoint.json of an earlier version',
       readOnly: true,
     }),
     trigger: ros.declareParameter<string>('trigger', 'string', 'timer', {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/learning/backend.js';
 import { CheckpointError, loadLearner, readCheckpoint, saveCheckpoint } from '../src/learning/checkpoint.js';
 import { GmpsLearner, prepareBatch } from '../src/learning/gmps.js';
@@ -103,6 +104,60 @@ describe('learning core: checkpoints', function () {
     assert.equal(ck.meta.iteration, 3);
     ck.dispose();
     a.dispose();
+  });
+
+  it('stores extra float32 and uint8-quantized weights in the checksummed weights file and returns them', async () => {
+    const a = await trainedLearner();
+    const table = tf.tensor2d([[1.5, -2], [0.25, 8]]);
+    const bytes = Uint8Array.from({ length: 12 }, (_, i) => (i * 23) % 256);
+    const modelPath = await saveCheckpoint(dir, a, {
+      seed: 1,
+      iteration: 2,
+      extraWeights: { 'notes/table': table, 'notes/image': { shape: [3, 4], bytes, scale: 1 / 255, min: 0 } },
+    });
+    table.dispose();
+    const json = JSON.parse(await fs.readFile(modelPath, 'utf8'));
+    const specs: tf.io.WeightsManifestEntry[] = json.weightsManifest[0].weights;
+    assert.deepEqual(specs.find((w) => w.name === 'extra/notes/image')?.quantization, { dtype: 'uint8', scale: 1 / 255, min: 0 });
+    const bin = path.join(dir, json.weightsManifest[0].paths[0]);
+    const floats = specs.filter((w) => !w.quantization).reduce((s, w) => s + w.shape.reduce((x, y) => x * y, 1), 0);
+    assert.equal((await fs.stat(bin)).size, 4 * floats + 12, 'a uint8-quantized element takes one byte');
+
+    const ck = await readCheckpoint(dir);
+    assert.deepEqual(Object.keys(ck.extraWeights).sort(), ['notes/image', 'notes/table']);
+    assert.deepEqual(Array.from(ck.extraWeights['notes/table'].dataSync()), [1.5, -2, 0.25, 8]);
+    assert.deepEqual(ck.extraWeights['notes/image'].shape, [3, 4]);
+    assert.deepEqual(ck.extraWeights['notes/image'].dataSync(), Float32Array.from(bytes, (b) => b / 255));
+    assert.deepEqual(snapshot(a), Object.fromEntries([
+      ...Object.entries(ck.params).map(([k, t]) => [`theta/${k}`, Array.from(t.dataSync())]),
+      ...Object.entries(ck.stepSizes).map(([k, t]) => [`alpha/${k}`, Array.from(t.dataSync())]),
+      ...Object.entries(ck.adamSlots).map(([k, t]) => [`adam/${k}`, Array.from(t.dataSync())]),
+    ]));
+    ck.dispose();
+    a.dispose();
+
+    const good = await fs.readFile(bin);
+    const flipped = Buffer.from(good);
+    flipped[flipped.length - 1] ^= 0x80; // the last image byte
+    await fs.writeFile(bin, flipped);
+    await assert.rejects(readCheckpoint(dir), (e: Error) => e instanceof CheckpointError && /corrupt/.test(e.message));
+    await fs.writeFile(bin, good);
+
+    const goodJson = JSON.parse(await fs.readFile(modelPath, 'utf8'));
+    const rewrite = async (edit: (w: tf.io.WeightsManifestEntry[]) => void) => {
+      const j = structuredClone(goodJson);
+      edit(j.weightsManifest[0].weights);
+      await fs.writeFile(modelPath, JSON.stringify(j));
+    };
+    await rewrite((ws) => (ws.find((w) => w.name === 'extra/notes/table')!.name = 'notes/table'));
+    await assert.rejects(readCheckpoint(dir), (e: Error) => e instanceof CheckpointError && e.message.includes(modelPath) && /unexpected weight 'notes\/table'/.test(e.message));
+    await rewrite((ws) => (ws.find((w) => w.name === 'extra/notes/image')!.quantization = { dtype: 'uint16', scale: 1, min: 0 }));
+    await assert.rejects(readCheckpoint(dir), /quantized to uint16; only uint8 quantization is supported/);
+    await rewrite((ws) => {
+      const [image] = ws.splice(ws.findIndex((w) => w.name === 'extra/notes/image'), 1);
+      ws.unshift({ ...image, name: 'theta/W0', shape: [12] });
+    });
+    await assert.rejects(readCheckpoint(dir), /'theta\/W0' is quantized; θ, step sizes and Adam slots must be float32/);
   });
 
   it('a corrupt, truncated or mismatched checkpoint is a clear error naming the file', async () => {

@@ -22,7 +22,7 @@ describe('gmps meta-train / adapt / eval CLI', function () {
     const mt = await run('node', [...CLI, 'meta-train', '--task', 'point', '--out', out, '--tasks', '2', '--held-out', '1', '--rollouts', '3', '--demos', '1', '--iterations', '1', '--adam-steps', '2', '--hidden', '8', ...common]);
     const summary = JSON.parse(mt.stdout.trim());
     assert.equal(summary.iterations, 1);
-    assert.equal(summary.checkpoint, path.join(out, 'checkpoint.json'));
+    assert.equal(summary.checkpoint, path.join(out, 'model.json'));
 
     const ad = await run('node', [...CLI, 'adapt', '--checkpoint', out, '--task', 'point', '--goal', '0.4,-0.3', '--steps', '2', '--rollouts', '3', ...common]);
     const lines = ad.stdout.trim().split('\n');

@@ -89,8 +89,8 @@ describe('gmps meta-train --demos DIR (recorded MCAP demonstrations)', function 
       disposeParams(ck.stepSizes);
       for (const t of Object.values(ck.adamSlots)) t.dispose();
     }
-    const json = JSON.parse(await readFile(join(out, 'checkpoint.json'), 'utf8'));
-    assert.equal(json.state.iterations[0].demoRows, 2 * STEPS);
+    const json = JSON.parse(await readFile(join(out, 'model.json'), 'utf8'));
+    assert.equal(json.gmps.extra.trainState.iterations[0].demoRows, 2 * STEPS);
   });
 
   it('a single .mcap file works too; --expert demos takes the path from --demos', async () => {

@@ -30,13 +30,13 @@ describe('gmps meta-train --policy vision', function () {
     const summary = JSON.parse(mt.stdout.trim());
     assert.equal(summary.iterations, 1);
     assert.equal(summary.policy, 'vision');
-    assert.equal(summary.checkpoint, path.join(ck, 'checkpoint.json'));
+    assert.equal(summary.checkpoint, path.join(ck, 'model.json'));
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
   it('saves a vision checkpoint: camera env options, obsMode vision, D* rows of 48x64 images + hand xyz', async () => {
-    const json = JSON.parse(await readFile(path.join(ck, 'checkpoint.json'), 'utf8'));
-    const c = json.state.config;
+    const json = JSON.parse(await readFile(path.join(ck, 'model.json'), 'utf8'));
+    const c = json.gmps.extra.trainState.config;
     assert.equal(c.obsMode, 'vision');
     assert.equal(c.policy.kind, 'vision');
     assert.equal(c.policy.obsDim, 48 * 64 * 3 + 3);
@@ -142,13 +142,13 @@ describe('gmps meta-train --policy vision', function () {
       assert.deepEqual(back.demos[0].obs, demos[0].obs);
       assert.deepEqual(back.demos[0].actions, demos[0].actions);
       assert.deepEqual(back.demos[1].obs, demos[1].obs);
-      const json = JSON.parse(await readFile(path.join(out, 'checkpoint.json'), 'utf8'));
+      const json = JSON.parse(await readFile(path.join(out, 'model.json'), 'utf8'));
       const names = json.weightsManifest[0].weights.map((w: { name: string }) => w.name);
-      assert.ok(names.includes('demos/0/images') && names.includes('demos/0/hands') && !names.includes('demos/0/obs'));
-      assert.ok(names.includes('demos/1/obs') && !names.includes('demos/1/images'));
+      assert.ok(names.includes('extra/demos/0/images') && names.includes('extra/demos/0/hands') && !names.includes('extra/demos/0/obs'));
+      assert.ok(names.includes('extra/demos/1/obs') && !names.includes('extra/demos/1/images'));
       const bin = await stat(path.join(out, json.weightsManifest[0].paths[0]));
       const thetaBytes = json.weightsManifest[0].weights
-        .filter((w: { name: string }) => !w.name.startsWith('demos/'))
+        .filter((w: { name: string }) => !w.name.startsWith('extra/demos/'))
         .reduce((s: number, w: { shape: number[] }) => s + 4 * w.shape.reduce((a, b) => a * b, 1), 0);
       assert.ok(bin.size - thetaBytes < 4 * rows * obsDim * 0.3 + 4 * obsDim + 1000, 'image bytes take one byte each');
     } finally {

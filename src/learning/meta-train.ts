@@ -14,10 +14,25 @@
  * Every iteration draws its randomness from `Rng(seed-itr)`, so a run resumed from a checkpoint
  * continues exactly as the uninterrupted run would have.
  */
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { TaskKind, TaskParams } from '../../sim/types.js';
+import { ADAM_DEFAULTS } from './adam.js';
+import {
+  CheckpointError,
+  checkpointPolicy,
+  MODEL_JSON,
+  readCheckpoint,
+  readJsonFile,
+  readModelJson,
+  readWeightsFile,
+  saveCheckpoint as writeCheckpoint,
+  sortWeights,
+  type LoadedCheckpoint as ModelCheckpoint,
+  type QuantizedWeight,
+} from './checkpoint.js';
 import { toAdaptBatch, toTaskSamples } from './advantages.js';
 import { expertDataset, labelWithExpert, scriptedExpert, type DemonstrationSource, type Expert } from './expert.js';
 import { adaptStep, GmpsLearner, prepareBatch, type GmpsLearnerOptions, type PreparedBatch } from './gmps.js';
@@ -229,7 +244,7 @@ export interface MetaTrainOptions {
   config: MetaTrainConfig;
   sampler: Sampler;
   expert?: ExpertChoice;
-  /** Directory for checkpoint.json, weights and the curve (SVG/HTML); none: nothing written. */
+  /** Directory for the checkpoint (model.json + weights) and the curve (SVG/HTML); none: nothing written. */
   outDir?: string;
   /** Continue from the checkpoint in `outDir`. */
   resume?: boolean;
@@ -542,13 +557,19 @@ function concat(a: Float32Array, b: Float32Array): Float32Array {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Checkpoints: `checkpoint.json` (config, progress, curve, tfjs weight manifest) + one weights
-// file. The weights file gets a fresh name each save and the JSON is renamed into place last,
-// so a crash never leaves a JSON pointing at a half-written file.
+// Checkpoints: the `model.json` + weights file of checkpoint.ts (atomic writes, SHA-256 checked on
+// load). `gmps.extra` holds the TrainState (config, progress, tasks, curve) and the number of D*
+// tasks; D* is among the weights as `extra/demos/<i>/actions` and `extra/demos/<i>/obs`, or for
+// vision rows `extra/demos/<i>/images` + `extra/demos/<i>/hands`. Directories written before hold
+// `checkpoint.json` (format 'gmps-meta-checkpoint/1', no checksum): still read, never written; the
+// next save there replaces them with model.json.
 
-const FORMAT = 'gmps-meta-checkpoint/1';
+const LEGACY_FORMAT = 'gmps-meta-checkpoint/1';
+const LEGACY_JSON = 'checkpoint.json';
+const NO_TRAIN_STATE =
+  'holds no meta-training state (gmps.extra.trainState): adapt, eval and resume need a checkpoint written by `gmps meta-train --out <dir>`';
 
-interface CheckpointJson {
+interface LegacyCheckpointJson {
   format: string;
   state: TrainState;
   adamStep: number;
@@ -556,61 +577,46 @@ interface CheckpointJson {
   weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
 }
 
+/** What meta-training keeps in model.json's `gmps.extra`. */
+type MetaTrainExtra = { task: TaskKind; trainState: TrainState; numDemoTasks: number };
+
 export async function saveCheckpoint(dir: string, state: TrainState, learner: GmpsLearner, demos: readonly TaskDemos[]): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const named: tf.NamedTensorMap = {};
-  for (const [n, v] of Object.entries(learner.params)) named[`theta/${n}`] = v;
-  for (const [n, v] of Object.entries(learner.stepSizes)) named[`alpha/${n}`] = v;
-  for (const [n, v] of Object.entries(learner.adam.slots())) named[`adam/${n}`] = v;
   const d = state.config.policy.actDim;
   const o = state.config.policy.obsDim;
   const vision = state.config.obsMode === 'vision' ? state.config.policy.vision : undefined;
+  const extraWeights: Record<string, tf.Tensor | QuantizedWeight> = {};
   const owned: tf.Tensor[] = [];
-  // Vision demo rows are image bytes / 255 + hand xyz: their image part is stored as uint8 (a
-  // tfjs-quantized weight, exact since every value is k/255), a quarter of the float32 size.
-  const images: { spec: tf.io.WeightsManifestEntry; bytes: Uint8Array }[] = [];
-  demos.forEach((t, i) => {
-    const m = t.actions.length / d;
-    const px = vision ? o - vision.handDim : 0;
-    const q = vision ? quantizeImageRows(t.obs, m, o, px) : undefined;
-    if (q) {
-      const hands = new Float32Array(m * (o - px));
-      for (let r = 0; r < m; r++) hands.set(t.obs.subarray(r * o + px, (r + 1) * o), r * (o - px));
-      owned.push((named[`demos/${i}/hands`] = tf.tensor2d(hands, [m, o - px])));
-      images.push({ spec: { name: `demos/${i}/images`, shape: [m, px], dtype: 'float32', quantization: { dtype: 'uint8', scale: 1 / 255, min: 0 } }, bytes: q });
-    } else {
-      owned.push((named[`demos/${i}/obs`] = tf.tensor2d(t.obs, [m, o])));
-    }
-    owned.push((named[`demos/${i}/actions`] = tf.tensor2d(t.actions, [m, d])));
-  });
-  const { data, specs } = await tf.io.encodeWeights(named);
-  owned.forEach((t) => t.dispose());
-  specs.push(...images.map((im) => im.spec));
-  const weightsFile = `weights-${String(state.iteration).padStart(5, '0')}.bin`;
-  const json: CheckpointJson = {
-    format: FORMAT,
-    state,
-    adamStep: learner.adam.step,
-    numDemoTasks: demos.length,
-    weightsManifest: [{ paths: [weightsFile], weights: specs }],
+  const float = (name: string, values: Float32Array, rows: number, cols: number): void => {
+    const t = tf.tensor2d(values, [rows, cols]);
+    owned.push(t);
+    extraWeights[name] = t;
   };
-  let previous: string | undefined;
   try {
-    previous = (JSON.parse(await readFile(path.join(dir, 'checkpoint.json'), 'utf8')) as CheckpointJson).weightsManifest[0].paths[0];
-  } catch {
-    previous = undefined;
-  }
-  const fh = await open(path.join(dir, `${weightsFile}.tmp`), 'w');
-  try {
-    await fh.write(new Uint8Array(data));
-    for (const im of images) await fh.write(im.bytes);
+    // Vision demo rows are image bytes / 255 + hand xyz: their image part is stored as uint8 (exact
+    // since every value is k/255), a quarter of the float32 size.
+    demos.forEach((t, i) => {
+      const m = t.actions.length / d;
+      const px = vision ? o - vision.handDim : 0;
+      const q = vision ? quantizeImageRows(t.obs, m, o, px) : undefined;
+      if (q) {
+        extraWeights[`demos/${i}/images`] = { shape: [m, px], bytes: q, scale: 1 / 255, min: 0 };
+        const hands = new Float32Array(m * (o - px));
+        for (let r = 0; r < m; r++) hands.set(t.obs.subarray(r * o + px, (r + 1) * o), r * (o - px));
+        float(`demos/${i}/hands`, hands, m, o - px);
+      } else {
+        float(`demos/${i}/obs`, t.obs, m, o);
+      }
+      float(`demos/${i}/actions`, t.actions, m, d);
+    });
+    const extra: MetaTrainExtra = { task: state.config.task, trainState: state, numDemoTasks: demos.length };
+    await writeCheckpoint(dir, learner, { seed: state.config.seed, iteration: state.iteration, extra, extraWeights });
   } finally {
-    await fh.close();
+    owned.forEach((t) => t.dispose());
   }
-  await rename(path.join(dir, `${weightsFile}.tmp`), path.join(dir, weightsFile));
-  await writeFile(path.join(dir, 'checkpoint.json.tmp'), `${JSON.stringify(json, null, 1)}\n`);
-  await rename(path.join(dir, 'checkpoint.json.tmp'), path.join(dir, 'checkpoint.json'));
-  if (previous && previous !== weightsFile) await rm(path.join(dir, previous), { force: true });
+  // A checkpoint.json of an earlier version in this directory is now stale.
+  for (const f of await readdir(dir)) {
+    if (f === LEGACY_JSON || f === `${LEGACY_JSON}.tmp` || /^weights-\d{5}\.bin(\.tmp)?$/.test(f)) await rm(path.join(dir, f), { force: true });
+  }
 }
 
 export interface LoadedCheckpoint {
@@ -623,52 +629,129 @@ export interface LoadedCheckpoint {
   demos: TaskDemos[];
 }
 
-/** Reads a checkpoint directory (or its checkpoint.json path). Caller disposes the tensors. */
+/**
+ * The checkpoint file to read: the JSON path given, or in a directory its model.json, else a
+ * `checkpoint.json` of an earlier version (`legacy`).
+ */
+export function checkpointFile(where: string): { file: string; legacy: boolean } {
+  if (where.endsWith('.json')) return { file: where, legacy: path.basename(where) === LEGACY_JSON };
+  const model = path.join(where, MODEL_JSON);
+  if (existsSync(model)) return { file: model, legacy: false };
+  const legacy = path.join(where, LEGACY_JSON);
+  if (existsSync(legacy)) return { file: legacy, legacy: true };
+  throw new CheckpointError(`no GMPS checkpoint at ${where}: expected ${model} (write one with \`gmps meta-train --out <dir>\`)`);
+}
+
+async function readLegacyJson(file: string): Promise<LegacyCheckpointJson> {
+  const json = (await readJsonFile(file, 'checkpoint')) as LegacyCheckpointJson | null;
+  if (json?.format !== LEGACY_FORMAT) {
+    throw new CheckpointError(`${file}: not a GMPS meta-training checkpoint (format '${String(json?.format)}', expected '${LEGACY_FORMAT}')`);
+  }
+  return json;
+}
+
+function trainStateOf(file: string, state: TrainState | undefined): TrainState {
+  if (!state || typeof state !== 'object' || !state.config?.policy) throw new CheckpointError(`${file}: ${NO_TRAIN_STATE}`);
+  return state;
+}
+
+/** A legacy checkpoint.json read into the current shape (its D* weights become `extra/demos/...`). */
+async function readLegacyCheckpoint(file: string): Promise<ModelCheckpoint> {
+  const json = await readLegacyJson(file);
+  const state = trainStateOf(file, json.state);
+  if (!Number.isInteger(json.adamStep) || !Number.isInteger(json.numDemoTasks)) {
+    throw new CheckpointError(`${file}: the Adam step or the number of demonstration tasks is missing`);
+  }
+  const c = state.config;
+  const policy = checkpointPolicy(file, c.policy);
+  const group = json.weightsManifest?.[0];
+  const weights = Array.isArray(group?.weights) ? group.weights.map((w) => (w.name?.startsWith('demos/') ? { ...w, name: `extra/${w.name}` } : w)) : group?.weights;
+  const all = await readWeightsFile(file, group && { ...group, weights }, undefined);
+  const sorted = sortWeights(file, policy, all);
+  const extra: MetaTrainExtra = { task: c.task, trainState: state, numDemoTasks: json.numDemoTasks };
+  return {
+    meta: {
+      policy: c.policy,
+      seed: c.seed,
+      iteration: state.iteration,
+      adam: { options: { ...ADAM_DEFAULTS, lr: c.lr }, step: json.adamStep },
+      importanceWeights: true,
+      codeVersion: { package: 'unknown' },
+      createdAt: (await stat(file)).mtime.toISOString(),
+      extra,
+    },
+    policy,
+    ...sorted,
+    dispose: () => Object.values(all).forEach((t) => t.dispose()),
+  };
+}
+
+/**
+ * Reads any GMPS checkpoint (directory, model.json or a legacy checkpoint.json) with the checks of
+ * checkpoint.ts; meta-training state, when there is some, is in `meta.extra.trainState`.
+ */
+export async function readAnyCheckpoint(where: string): Promise<ModelCheckpoint & { file: string }> {
+  const { file, legacy } = checkpointFile(where);
+  const ck = legacy ? await readLegacyCheckpoint(file) : await readCheckpoint(file);
+  return { ...ck, file };
+}
+
+/** The meta-training config of a checkpoint, from its JSON alone (the weights are not read). */
+export async function readTrainConfig(where: string): Promise<MetaTrainConfig> {
+  const { file, legacy } = checkpointFile(where);
+  const state = legacy ? (await readLegacyJson(file)).state : ((await readModelJson(file)).gmps.extra as Partial<MetaTrainExtra> | undefined)?.trainState;
+  return trainStateOf(file, state).config;
+}
+
+/** Reads a checkpoint directory (or its model.json / legacy checkpoint.json path). Caller disposes the tensors. */
 export async function loadCheckpoint(where: string): Promise<LoadedCheckpoint> {
-  const file = where.endsWith('.json') ? where : path.join(where, 'checkpoint.json');
-  let json: CheckpointJson;
+  const ck = await readAnyCheckpoint(where);
+  let state: TrainState;
+  let demos: TaskDemos[];
   try {
-    json = JSON.parse(await readFile(file, 'utf8')) as CheckpointJson;
+    const extra = ck.meta.extra as Partial<MetaTrainExtra> | undefined;
+    state = trainStateOf(ck.file, extra?.trainState);
+    demos = demosFromWeights(ck.file, ck.extraWeights, extra!.numDemoTasks, state.config);
   } catch (err) {
-    throw new Error(`cannot read checkpoint ${file}: ${err instanceof Error ? err.message : String(err)}`);
+    ck.dispose();
+    throw err;
   }
-  if (json.format !== FORMAT) throw new Error(`${file} is not a GMPS meta-training checkpoint (format '${json.format}', expected '${FORMAT}')`);
-  const group = json.weightsManifest[0];
-  const bin = await readFile(path.join(path.dirname(file), group.paths[0]));
-  const named = tf.io.decodeWeights(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength), group.weights);
-  const policy = createPolicy(json.state.config.policy);
-  const params: Params = {};
-  const stepSizes: Params = {};
-  const adamSlots: Record<string, tf.Tensor> = {};
-  const demos: TaskDemos[] = Array.from({ length: json.numDemoTasks }, () => ({ obs: new Float32Array(0), actions: new Float32Array(0) }));
-  const demoParts: DemoParts[] = [];
-  for (const [key, t] of Object.entries(named)) {
-    const slash = key.indexOf('/');
-    const kind = key.slice(0, slash);
-    const rest = key.slice(slash + 1);
-    if (kind === 'theta') params[rest] = t;
-    else if (kind === 'alpha') stepSizes[rest] = t;
-    else if (kind === 'adam') adamSlots[rest] = t;
-    else if (kind === 'demos') {
-      const [i, what] = rest.split('/');
-      const part = (demoParts[Number(i)] ??= {});
-      part[what as keyof DemoParts] = { data: t.dataSync() as Float32Array, cols: t.shape[1] ?? 0 };
-      t.dispose();
-    } else t.dispose();
-  }
-  demoParts.forEach((p, i) => {
-    if (p.actions) demos[i].actions = p.actions.data;
-    if (p.obs) demos[i].obs = p.obs.data;
-    else if (p.images && p.hands) demos[i].obs = joinColumns(p.images, p.hands);
-  });
-  const { assertParams, stepSizeShapes } = await import('./policy/index.js');
-  assertParams(params, policy.shapes, `checkpoint ${file} θ`);
-  assertParams(stepSizes, stepSizeShapes(policy), `checkpoint ${file} step sizes`);
-  return { state: json.state, policy, params, stepSizes, adamStep: json.adamStep, adamSlots, demos };
+  Object.values(ck.extraWeights).forEach((t) => t.dispose());
+  return { state, policy: ck.policy, params: ck.params, stepSizes: ck.stepSizes, adamStep: ck.meta.adam.step, adamSlots: ck.adamSlots, demos };
 }
 
 type DemoPart = { data: Float32Array; cols: number };
-type DemoParts = Partial<Record<'obs' | 'actions' | 'images' | 'hands', DemoPart>>;
+
+/** D* from the `demos/<i>/...` extra weights: actions, and obs or images + hands, row counts matching. */
+function demosFromWeights(file: string, weights: Record<string, tf.Tensor>, n: unknown, c: MetaTrainConfig): TaskDemos[] {
+  const bad = (why: string): never => {
+    throw new CheckpointError(`${file}: ${why}`);
+  };
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) bad(`the number of demonstration tasks is ${String(n)}, expected an integer >= 0`);
+  const count = n as number;
+  const parts = Array.from({ length: count }, () => ({}) as Partial<Record<'obs' | 'actions' | 'images' | 'hands', tf.Tensor>>);
+  for (const [name, t] of Object.entries(weights)) {
+    const m = /^demos\/(\d+)\/(obs|actions|images|hands)$/.exec(name);
+    if (!m || Number(m[1]) >= count) bad(`unexpected weight 'extra/${name}'`);
+    parts[Number(m![1])][m![2] as 'obs'] = t;
+  }
+  const { obsDim: o, actDim: d } = c.policy;
+  return parts.map((p, i) => {
+    const rows = p.actions?.shape[0] ?? 0;
+    const part = (what: 'obs' | 'actions' | 'images' | 'hands', cols: number | undefined): DemoPart => {
+      const t = p[what];
+      if (!t) bad(`the demonstrations of task ${i} lack '${what}'`);
+      if (t!.rank !== 2 || t!.shape[0] !== rows || (cols !== undefined && t!.shape[1] !== cols)) {
+        bad(`the demonstrations of task ${i}: '${what}' has shape [${t!.shape}], expected [${rows}, ${cols ?? 'n'}]`);
+      }
+      return { data: t!.dataSync() as Float32Array, cols: t!.shape[1] ?? 0 };
+    };
+    const actions = part('actions', d).data;
+    if (p.obs || !p.images) return { obs: part('obs', o).data, actions };
+    const images = part('images', undefined);
+    return { obs: joinColumns(images, part('hands', o - images.cols)), actions };
+  });
+}
 
 /** The uint8 image columns [0, px) of m rows of width w, or undefined when they are not all k/255. */
 function quantizeImageRows(obs: Float32Array, m: number, w: number, px: number): Uint8Array | undefined {

@@ -1,17 +1,17 @@
 /**
  * What the policy node needs from the learning code, with no ROS in it: a checkpoint loaded for
- * inference (either checkpoint format), observation rows assembled from robot-side values, one
- * action per control step, and parameter sets that travel as named flat tensors (the
- * `gmps_msgs/PolicyParams` message) and replace the checkpoint's θ atomically.
+ * inference (model.json, or the checkpoint.json of an earlier version), observation rows
+ * assembled from robot-side values, one action per control step, and parameter sets that travel
+ * as named flat tensors (the `gmps_msgs/PolicyParams` message) and replace the checkpoint's θ
+ * atomically.
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { TaskKind } from '../../sim/types.js';
 import { DOOR } from '../../sim/layout.js';
 import { initBackend } from './backend.js';
 import { preprocessFrame, type ImageLike } from '../vision/preprocess.js';
 import { disposeParams, type GmpsPolicy, type Params } from './policy/index.js';
+import type { TrainState } from './meta-train.js';
 import type { ObsMode } from './trajectory.js';
 
 export interface InferencePolicy {
@@ -29,54 +29,29 @@ export interface InferencePolicy {
 }
 
 /**
- * Loads a checkpoint directory (or its JSON): the meta-training format (`checkpoint.json`) or the
- * weight-manifest format (`model.json`). Adam state is dropped. Initialises the tfjs backend first
- * (`GMPS_BACKEND` or the fallback order).
+ * Loads a checkpoint directory (or its JSON): `model.json`, or the `checkpoint.json` of an earlier
+ * version. Task and observation mode come from the meta-training state when the checkpoint has
+ * one, else from `extra.task` and the policy kind. Adam state and D* are dropped. Initialises the
+ * tfjs backend first (`GMPS_BACKEND` or the fallback order).
  */
 export async function loadInferencePolicy(where: string, opts: { log?: (line: string) => void } = {}): Promise<InferencePolicy> {
   await initBackend({ log: opts.log ?? null });
-  const isJson = where.endsWith('.json');
-  const metaTrainFile = isJson ? where : path.join(where, 'checkpoint.json');
-  const modelFile = isJson ? where : path.join(where, 'model.json');
-  if (path.basename(metaTrainFile) === 'checkpoint.json' && existsSync(metaTrainFile)) {
-    const { loadCheckpoint } = await import('./meta-train.js');
-    const ck = await loadCheckpoint(metaTrainFile);
-    for (const t of Object.values(ck.adamSlots)) t.dispose();
-    return {
-      policy: ck.policy,
-      params: ck.params,
-      stepSizes: ck.stepSizes,
-      obsMode: ck.state.config.obsMode,
-      task: ck.state.config.task,
-      file: metaTrainFile,
-      dispose: () => {
-        disposeParams(ck.params);
-        disposeParams(ck.stepSizes);
-      },
-    };
-  }
-  if (existsSync(modelFile)) {
-    const { readCheckpoint } = await import('./checkpoint.js');
-    const ck = await readCheckpoint(modelFile);
-    for (const t of Object.values(ck.adamSlots)) t.dispose();
-    const task = (ck.meta.extra?.task as TaskKind | undefined) ?? 'door';
-    return {
-      policy: ck.policy,
-      params: ck.params,
-      stepSizes: ck.stepSizes,
-      obsMode: ck.policy.config.kind === 'vision' ? 'vision' : 'state',
-      task,
-      file: modelFile,
-      dispose: () => {
-        disposeParams(ck.params);
-        disposeParams(ck.stepSizes);
-      },
-    };
-  }
-  throw new Error(
-    `no GMPS checkpoint at ${where}: expected ${isJson ? 'a checkpoint.json or model.json file' : `${metaTrainFile} or ${modelFile}`} ` +
-      '(write one with `gmps meta-train --out <dir>`)',
-  );
+  const { readAnyCheckpoint } = await import('./meta-train.js');
+  const ck = await readAnyCheckpoint(where);
+  for (const t of [...Object.values(ck.adamSlots), ...Object.values(ck.extraWeights)]) t.dispose();
+  const config = (ck.meta.extra?.trainState as TrainState | undefined)?.config;
+  return {
+    policy: ck.policy,
+    params: ck.params,
+    stepSizes: ck.stepSizes,
+    obsMode: config?.obsMode ?? (ck.policy.config.kind === 'vision' ? 'vision' : 'state'),
+    task: config?.task ?? (ck.meta.extra?.task as TaskKind | undefined) ?? 'door',
+    file: ck.file,
+    dispose: () => {
+      disposeParams(ck.params);
+      disposeParams(ck.stepSizes);
+    },
+  };
 }
 
 /** Door handle (grasp point) in the base frame for a door angle: the hinge rotates the closed-door grasp point. */

@@ -84,21 +84,22 @@ function targetTask(task: Task, opts: { targetDeg?: string; goal?: string }): Ta
 
 /** Task, env options and observation mode stored in a meta-training checkpoint. */
 async function checkpointEnv(checkpoint: string): Promise<{ task: Task; env: EnvChoice; obsMode: string }> {
-  const { readFile } = await import('node:fs/promises');
-  const ckFile = checkpoint.endsWith('.json') ? checkpoint : path.join(checkpoint, 'checkpoint.json');
-  let cfg: { task: Task; obsMode?: string; envOptions?: EnvChoice; policy?: { kind?: string; vision?: { height: number; width: number } } };
+  const { readTrainConfig } = await import('../../learning/meta-train.js');
+  let cfg: Awaited<ReturnType<typeof readTrainConfig>>;
   try {
-    cfg = JSON.parse(await readFile(ckFile, 'utf8')).state.config;
+    cfg = await readTrainConfig(checkpoint);
   } catch (err) {
-    throw new CliError(`cannot read checkpoint ${ckFile}: ${(err as Error).message}`);
+    throw new CliError(`cannot read checkpoint: ${(err as Error).message}`);
   }
+  if (!(TASKS as readonly string[]).includes(cfg.task)) throw new CliError(`the checkpoint was meta-trained on '${cfg.task}' tasks, which this command does not run (${TASKS.join(', ')})`);
   const obsMode = cfg.obsMode ?? 'state';
-  const env: EnvChoice = { dense: !!cfg.envOptions?.dense };
+  const envOptions = cfg.envOptions as EnvChoice | undefined;
+  const env: EnvChoice = { dense: !!envOptions?.dense };
   if (obsMode === 'vision') {
     const v = cfg.policy?.vision;
-    env.camera = cfg.envOptions?.camera ?? (v ? { height: v.height, width: v.width } : {});
+    env.camera = envOptions?.camera ?? (v ? { height: v.height, width: v.width } : {});
   }
-  return { task: cfg.task, env, obsMode };
+  return { task: cfg.task as Task, env, obsMode };
 }
 
 /** Recorded demonstrations: a directory of .mcap episodes, one .mcap episode, or a gmps-demos JSON file. */
@@ -281,7 +282,7 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
     bar.stop();
     const last = res.state.curve.at(-1);
     const summary = {
-      checkpoint: path.join(out, 'checkpoint.json'),
+      checkpoint: path.join(out, 'model.json'),
       task,
       policy: config.policy.kind,
       iterations: res.state.iteration,
@@ -350,7 +351,7 @@ export function registerLearning(program: Command, _bench: Command): void {
   program
     .command('adapt')
     .description('meta-test adaptation on a task never trained on: K rollouts, one policy-gradient step with the learned step sizes, repeated; step 0 is before adaptation, success is the fraction of rollouts ending in success')
-    .requiredOption('--checkpoint <path>', 'checkpoint directory or its checkpoint.json')
+    .requiredOption('--checkpoint <path>', 'checkpoint directory, its model.json, or the checkpoint.json of an earlier version')
     .option('--task <task>', 'door, push or point (must match the checkpoint)', 'door')
     .option('--target-deg <deg>', 'door target angle in degrees [0, 60]')
     .option('--goal <x,y>', 'push/point goal')
@@ -400,7 +401,7 @@ export function registerLearning(program: Command, _bench: Command): void {
   program
     .command('eval')
     .description('evaluate a meta-trained checkpoint on its held-out tasks: pre-update return, one adaptation step, post-update return and success (std x1e-5), expert return')
-    .requiredOption('--checkpoint <path>', 'checkpoint directory or its checkpoint.json')
+    .requiredOption('--checkpoint <path>', 'checkpoint directory, its model.json, or the checkpoint.json of an earlier version')
     .option('--rollouts <k>', 'rollouts per task', '20')
     .option('--seed <n>', 'sampling seed', '0')
     .option('--envs <n>', 'envs stepped in parallel', '10')
