@@ -7,7 +7,9 @@
  * `angle_source`: `sim` reads the simulator's privileged `task/door_angle` and `task/grasp_distance`;
  * `encoder` reads `encoder/door_angle` (std_msgs/Float64, rad, remap it to your encoder) and computes the grasp
  * distance from `hand_pose` and the calibrated hinge (`hinge_file`); `hinge` takes the angle from the hand
- * position on the calibrated hinge circle (valid while the gripper holds the handle).
+ * position on the calibrated hinge circle (valid while the gripper holds the handle). `auto` (the default)
+ * is `sim` on simulator time (`use_sim_time`, the MuJoCo graph) and on wall time (the real arm, which has no
+ * privileged door state) `hinge`, which needs `hinge_file`.
  * The target comes from `task/params` (latched) unless `target_rad` is set (>= 0).
  */
 import { readDoorHinge, doorAngleFromHand, type DoorHinge } from '../calibration/door-hinge.js';
@@ -23,13 +25,16 @@ const node = defineNode({
   name: 'reward',
   description: 'GMPS door reward from the door angle (sim state, encoder or hinge-calibrated hand position)',
   create(ros) {
-    const source = ros.declareParameter('angle_source', 'string', 'sim', {
-      description: 'Door angle from: sim (task/door_angle), encoder (encoder/door_angle) or hinge (hand_pose on the calibrated hinge)',
+    const asked = ros.declareParameter('angle_source', 'string', 'auto', {
+      description:
+        'Door angle from: sim (task/door_angle), encoder (encoder/door_angle), hinge (hand_pose on the calibrated hinge), ' +
+        'or auto (sim under use_sim_time, else hinge)',
       readOnly: true,
     });
-    if (source !== 'sim' && source !== 'encoder' && source !== 'hinge') {
-      throw new Error(`parameter angle_source must be sim, encoder or hinge, got '${source}'`);
+    if (asked !== 'auto' && asked !== 'sim' && asked !== 'encoder' && asked !== 'hinge') {
+      throw new Error(`parameter angle_source must be auto, sim, encoder or hinge, got '${asked}'`);
     }
+    const source = asked === 'auto' ? (ros.getParameter<boolean>('use_sim_time') ? 'sim' : 'hinge') : asked;
     ros.declareParameter('dense', 'bool', false, { description: 'Dense reward: subtract the grasp distance (m) from the sparse GMPS reward' });
     const hingeFile = ros.declareParameter('hinge_file', 'string', '', {
       description: 'Door hinge calibration YAML (gmps calibrate door); needed for angle_source encoder and hinge',
@@ -49,10 +54,18 @@ const node = defineNode({
     });
     let hinge: DoorHinge | undefined;
     if (source !== 'sim') {
-      if (!hingeFile) throw new Error(`angle_source ${source} needs the door hinge calibration: set hinge_file (made by \`gmps calibrate door\`)`);
+      if (!hingeFile) {
+        throw new Error(
+          asked === 'auto'
+            ? 'on wall time (the real arm) the door angle cannot come from the simulator: set hinge_file (made by `gmps calibrate door`) ' +
+                'for the hinge source, or angle_source encoder with hinge_file and an encoder/door_angle topic'
+            : `angle_source ${source} needs the door hinge calibration: set hinge_file (made by \`gmps calibrate door\`)`,
+        );
+      }
       hinge = readDoorHinge(hingeFile);
     }
     const log = ros.getLogger();
+    if (asked === 'auto') log.info(`door angle source: ${source} (${source === 'sim' ? 'simulator time' : 'wall time, calibrated hinge'})`);
     const rewardPub = ros.createPublisher('std_msgs/msg/Float64', 'reward');
     const successPub = ros.createPublisher('std_msgs/msg/Bool', 'success');
 

@@ -92,6 +92,36 @@ describe('nodes: reward', function () {
   it('refuses encoder/hinge sources without a hinge calibration, and unknown sources', async () => {
     rt = quietRuntime();
     await assert.rejects(startNode(rt, rewardNode, { parameterOverrides: { angle_source: 'encoder' } }), /needs the door hinge calibration: set hinge_file/);
-    await assert.rejects(startNode(rt, rewardNode, { parameterOverrides: { angle_source: 'vision' } }), /must be sim, encoder or hinge/);
+    await assert.rejects(startNode(rt, rewardNode, { parameterOverrides: { angle_source: 'vision' } }), /must be auto, sim, encoder or hinge/);
+  });
+
+  it('auto source: the simulator state under use_sim_time; on wall time the calibrated hinge, refused without one', async () => {
+    const { pub, step } = await start({ target_rad: 0.5 }); // use_sim_time, angle_source defaults to auto
+    pub('std_msgs/msg/Float64', 'task/door_angle').publish({ data: 0.4 });
+    pub('std_msgs/msg/Float64', 'task/grasp_distance').publish({ data: 0.05 });
+    assert.ok(Math.abs((await step()).reward - 4) < 1e-12, 'reward from the simulator state');
+    await node!.stop();
+    node = undefined;
+    await assert.rejects(
+      startNode(rt, rewardNode, { name: 'reward_wall', parameterOverrides: { use_sim_time: false } }),
+      /on wall time \(the real arm\) the door angle cannot come from the simulator: set hinge_file/,
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'gmps-reward-'));
+    const file = join(dir, 'door_hinge.yaml');
+    writeFileSync(file, 'frame_id: base\naxis_point: {x: 0.9, y: -0.2, z: 0.3}\naxis_direction: {x: 0, y: 0, z: 1}\nradius_m: 0.3\nzero_direction: {x: 0, y: 1, z: 0}\n');
+    const probe = rt.createNode('probe_wall');
+    const rewards = record<Msg>(probe, 'std_msgs/msg/Float64', 'reward');
+    const wall = await startNode(rt, rewardNode, { name: 'reward_wall', parameterOverrides: { use_sim_time: false, hinge_file: file, target_rad: 0.6 } });
+    try {
+      const theta = 0.5; // hand on the handle circle at 0.5 rad
+      probe.createPublisher('geometry_msgs/msg/PoseStamped', 'hand_pose').publish({
+        header: { stamp: { sec: 0, nanosec: 0 }, frame_id: 'base' },
+        pose: { position: { x: 0.9 - 0.3 * Math.sin(theta), y: -0.2 + 0.3 * Math.cos(theta), z: 0.3 }, orientation: { x: 0, y: 0, z: 0, w: 1 } },
+      });
+      await until(rt, () => rewards.length > 0, 'a wall-clock reward from the hinge', 200, 5000);
+      assert.ok(Math.abs(rewards.at(-1)!.data - 10 * (0.6 - 0.1)) < 1e-9, `hinge reward ${rewards.at(-1)!.data}`);
+    } finally {
+      await wall.stop();
+    }
   });
 });
