@@ -21,6 +21,28 @@ describe('nodes: launch/sim.launch.yaml', function () {
     assert.deepEqual(real.nodes.map((n) => n.name), ['sawyer', 'controller', 'reward']);
   });
 
+  it('adapt_door: the simulator graph on sim time, and the real-arm graph on wall time for hardware:=sawyer', () => {
+    const value = (plan: ReturnType<typeof planLaunch>, node: string, name: string) => {
+      const p = plan.nodes.find((n) => n.name === node)!.params.find((q) => q.kind === 'value' && q.name === name);
+      return p && 'value' in p ? p.value : undefined;
+    };
+    const sim = planLaunch(resolve('launch/adapt_door.launch.yaml'), { args: {} });
+    assert.deepEqual(sim.nodes.map((n) => n.name), ['sim', 'controller', 'reward', 'policy', 'adaptation']);
+    for (const n of ['controller', 'reward', 'policy', 'adaptation']) assert.equal(value(sim, n, 'use_sim_time'), true, n);
+    assert.equal(value(sim, 'policy', 'trigger'), 'clock');
+    assert.equal(value(sim, 'adaptation', 'reset_service'), 'sim/reset_episode');
+    const real = planLaunch(resolve('launch/adapt_door.launch.yaml'), { args: { hardware: 'sawyer', hinge_file: 'hinge.yaml', camera_device: '/dev/video2' } });
+    assert.deepEqual(real.nodes.map((n) => n.name), ['sawyer', 'camera', 'controller', 'reward', 'policy', 'adaptation']);
+    assert.equal(real.nodes.find((n) => n.name === 'camera')!.namespace, '/camera', 'the camera publishes camera/image_raw');
+    assert.equal(value(real, 'camera', 'source'), '/dev/video2');
+    for (const n of ['controller', 'reward', 'adaptation']) assert.equal(value(real, n, 'use_sim_time'), false, n);
+    assert.equal(value(real, 'policy', 'use_sim_time'), undefined, 'wall time by default');
+    assert.equal(value(real, 'policy', 'trigger'), 'timer');
+    assert.equal(value(real, 'reward', 'angle_source'), 'auto');
+    assert.equal(value(real, 'reward', 'hinge_file'), 'hinge.yaml');
+    assert.equal(value(real, 'adaptation', 'reset_service'), 'sawyer/reset_episode');
+  });
+
   it('runs in lock-step: cmd_ee moves the arm, rewards come per step', async () => {
     const logs: Logged[] = [];
     const runtime = quietRuntime(logs);
