@@ -20,9 +20,9 @@ import { registerRos2MessageText } from '../src/data/ros2-types.js';
 import { defineNode, runIfMain, type RosNode } from '../src/graph/index.js';
 import { packageRoot } from '../src/graph/paths.js';
 import { RosTime, type TimeMsg } from '../src/graph/time.js';
+import { describeTask } from '../sim/index.js';
 import {
   DEFAULT_RECORDED_TOPICS,
-  describeTask,
   episodeFileName,
   judgeSuccess,
   nextEpisodeIndex,

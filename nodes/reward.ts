@@ -25,7 +25,7 @@ const node = defineNode({
   name: 'reward',
   description: 'GMPS door reward from the door angle (sim state, encoder or hinge-calibrated hand position)',
   create(ros) {
-    const asked = ros.declareParameter('angle_source', 'string', 'auto', {
+    const asked = ros.declareParameter<string>('angle_source', 'string', 'auto', {
       description:
         'Door angle from: sim (task/door_angle), encoder (encoder/door_angle), hinge (hand_pose on the calibrated hinge), ' +
         'or auto (sim under use_sim_time, else hinge)',
@@ -34,7 +34,7 @@ const node = defineNode({
     if (asked !== 'auto' && asked !== 'sim' && asked !== 'encoder' && asked !== 'hinge') {
       throw new Error(`parameter angle_source must be auto, sim, encoder or hinge, got '${asked}'`);
     }
-    const source = asked === 'auto' ? (ros.getParameter<boolean>('use_sim_time') ? 'sim' : 'hinge') : asked;
+    const source: 'sim' | 'encoder' | 'hinge' = asked === 'auto' ? (ros.getParameter<boolean>('use_sim_time') ? 'sim' : 'hinge') : asked;
     ros.declareParameter('dense', 'bool', false, { description: 'Dense reward: subtract the grasp distance (m) from the sparse GMPS reward' });
     const hingeFile = ros.declareParameter('hinge_file', 'string', '', {
       description: 'Door hinge calibration YAML (gmps calibrate door); needed for angle_source encoder and hinge',

@@ -2,7 +2,14 @@
 import { DoorEnv } from './door.js';
 import { mujoco } from './mujoco.js';
 import { PushEnv } from './push.js';
-import type { Env, EnvOptions, TaskKind } from './types.js';
+import type { Env, EnvOptions, TaskKind, TaskParams } from './types.js';
+
+/** A task in words, for logs and tables: `door 35.0 deg`, `push goal (0.050, 0.750) m`. */
+export function describeTask(task: TaskParams): string {
+  return task.kind === 'door'
+    ? `door ${((task.targetRad * 180) / Math.PI).toFixed(1)} deg`
+    : `${task.kind} goal (${task.goal[0].toFixed(3)}, ${task.goal[1].toFixed(3)}) m`;
+}
 
 export const TASK_KINDS: readonly TaskKind[] = ['door', 'push', 'point', 'ant'];
 

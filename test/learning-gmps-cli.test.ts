@@ -40,6 +40,17 @@ describe('gmps meta-train / adapt / eval CLI', function () {
     const e = JSON.parse(ev.stdout.trim());
     assert.equal(e.tasks, 1);
     for (const k of ['preReturn', 'postReturn', 'postSuccess', 'expertReturn']) assert.ok(Number.isFinite(e[k]), k);
+
+    // --tasks N: N fresh tasks from the task distribution (seeded), each with its own expert return
+    const fresh = async (taskSeed: string) =>
+      JSON.parse((await run('node', [...CLI, 'eval', '--checkpoint', out, '--rollouts', '2', '--tasks', '3', '--task-seed', taskSeed, ...common])).stdout.trim());
+    const f = await fresh('5');
+    assert.equal(f.tasks, 3);
+    assert.equal(f.perTask.length, 3);
+    const heldOutGoal = JSON.stringify(e.perTask[0].task.goal);
+    assert.ok(f.perTask.every((t: { task: { goal: number[] }; expertReturn: number }) => JSON.stringify(t.task.goal) !== heldOutGoal && Number.isFinite(t.expertReturn)));
+    assert.deepEqual((await fresh('5')).perTask.map((t: { task: unknown }) => t.task), f.perTask.map((t: { task: unknown }) => t.task), 'same seed, same tasks');
+    assert.notDeepEqual((await fresh('6')).perTask.map((t: { task: unknown }) => t.task), f.perTask.map((t: { task: unknown }) => t.task));
   });
 
   it('rejects bad input with what to fix', async () => {

@@ -16,7 +16,7 @@ export interface CheckpointEval extends EvalResult {
   expertReturn: number;
   expertSuccess: number;
   /** Per task: pre/post return and post success. */
-  perTask: { task: TaskParams; preReturn: number; postReturn: number; postSuccess: number }[];
+  perTask: { task: TaskParams; preReturn: number; postReturn: number; postSuccess: number; expertReturn: number }[];
 }
 
 export interface EvalOptions {
@@ -50,6 +50,7 @@ export async function evaluateCheckpoint(opts: EvalOptions): Promise<CheckpointE
         preReturn: meanReturn(ev.pre[i]),
         postReturn: meanReturn(ev.post[i]),
         postSuccess: successRate(ev.post[i]),
+        expertReturn: meanReturn(expert[i]),
       })),
     };
   } finally {

@@ -94,12 +94,6 @@ export function taskForEpisode(
   return { kind: 'door', targetRad: (deg * Math.PI) / 180 };
 }
 
-export function describeTask(task: TaskParams): string {
-  return task.kind === 'door'
-    ? `door ${((task.targetRad * 180) / Math.PI).toFixed(1)} deg`
-    : `${task.kind} goal (${task.goal[0].toFixed(3)}, ${task.goal[1].toFixed(3)}) m`;
-}
-
 /** Task success from the final task state, with the simulator's tolerances; undefined when not measured. */
 export function judgeSuccess(task: TaskParams, state: { doorAngle?: number; block?: [number, number, number] }): boolean | undefined {
   if (task.kind === 'door') {

@@ -403,22 +403,38 @@ export function registerLearning(program: Command, _bench: Command): void {
     .description('evaluate a meta-trained checkpoint on its held-out tasks: pre-update return, one adaptation step, post-update return and success (std x1e-5), expert return')
     .requiredOption('--checkpoint <path>', 'checkpoint directory, its model.json, or the checkpoint.json of an earlier version')
     .option('--rollouts <k>', 'rollouts per task', '20')
+    .option('--tasks <n>', 'evaluate on n new tasks drawn from the task distribution with --task-seed (default: the checkpoint\'s held-out tasks)')
+    .option('--task-seed <n>', 'seed of the --tasks draw', '1000')
     .option('--seed <n>', 'sampling seed', '0')
     .option('--envs <n>', 'envs stepped in parallel', '10')
     .option('--workers <n>', 'env worker threads (0: main thread)')
     .option('--backend <name>', 'tfjs backend')
     .option('--json', 'print the result as one JSON line')
-    .action(async (o: { checkpoint: string; rollouts: string; seed: string; envs?: string; workers?: string; backend?: string; json?: boolean }) => {
+    .action(async (o: { checkpoint: string; rollouts: string; tasks?: string; taskSeed: string; seed: string; envs?: string; workers?: string; backend?: string; json?: boolean }) => {
       await useBackend(o.backend);
       const ck = await checkpointEnv(o.checkpoint);
       const seed = int('--seed', o.seed, 0);
+      let tasks: import('../../../sim/types.js').TaskParams[] | undefined;
+      if (o.tasks !== undefined) {
+        const n = int('--tasks', o.tasks, 1);
+        const { createEnv } = await import('../../../sim/index.js');
+        const { Rng } = await import('../../learning/rng.js');
+        const probe = await createEnv(ck.task, {});
+        const draw = new Rng(`eval-tasks-${int('--task-seed', o.taskSeed, 0)}`).asFunction();
+        tasks = Array.from({ length: n }, () => probe.sampleTask(draw));
+        probe.close();
+      }
       const sampler = await openSampler(ck.task, ck.env, seed, o);
       try {
         const { evaluateCheckpoint } = await import('../../learning/eval.js');
-        const res = await evaluateCheckpoint({ checkpoint: o.checkpoint, sampler, rollouts: int('--rollouts', o.rollouts, 2), seed });
+        const res = await evaluateCheckpoint({ checkpoint: o.checkpoint, sampler, rollouts: int('--rollouts', o.rollouts, 2), seed, tasks });
         if (o.json) process.stdout.write(`${JSON.stringify(res)}\n`);
         else {
-          process.stdout.write(`${res.tasks} held-out tasks x ${res.rolloutsPerTask} rollouts\n`);
+          process.stdout.write(`${res.tasks} ${tasks ? 'new' : 'held-out'} tasks x ${res.rolloutsPerTask} rollouts\n`);
+          const { describeTask } = await import('../../../sim/index.js');
+          for (const t of res.perTask) {
+            process.stdout.write(`  ${describeTask(t.task)}: pre ${fmt(t.preReturn)}, post ${fmt(t.postReturn)}, success ${fmt(t.postSuccess)}, expert ${fmt(t.expertReturn)}\n`);
+          }
           process.stdout.write(`pre-update return ${fmt(res.preReturn)} (success ${fmt(res.preSuccess)})\npost-update return ${fmt(res.postReturn)} (success ${fmt(res.postSuccess)})\nexpert return ${fmt(res.expertReturn)} (success ${fmt(res.expertSuccess)})\n`);
         }
       } catch (err) {
