@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -51,6 +51,30 @@ describe('gmps meta-train / adapt / eval CLI', function () {
     assert.ok(f.perTask.every((t: { task: { goal: number[] }; expertReturn: number }) => JSON.stringify(t.task.goal) !== heldOutGoal && Number.isFinite(t.expertReturn)));
     assert.deepEqual((await fresh('5')).perTask.map((t: { task: unknown }) => t.task), f.perTask.map((t: { task: unknown }) => t.task), 'same seed, same tasks');
     assert.notDeepEqual((await fresh('6')).perTask.map((t: { task: unknown }) => t.task), f.perTask.map((t: { task: unknown }) => t.task));
+  });
+
+  it('export: a checkpoint without D* and Adam state that adapts and evaluates the same, and refuses to resume', async () => {
+    const out = path.join(dir, 'exp-src');
+    const shipped = path.join(dir, 'exp-dst');
+    const common = ['--workers', '0', '--backend', 'cpu', '--json'];
+    await run('node', [...CLI, 'meta-train', '--task', 'point', '--out', out, '--tasks', '2', '--held-out', '1', '--rollouts', '3', '--demos', '2', '--iterations', '1', '--adam-steps', '2', '--hidden', '8', ...common]);
+    const ex = await run('node', [...CLI, 'export', '--checkpoint', out, '--out', shipped, '--backend', 'cpu']);
+    assert.equal(ex.stdout.trim(), path.join(shipped, 'model.json'));
+    const weights = async (d: string) => {
+      const m = JSON.parse(await readFile(path.join(d, 'model.json'), 'utf8'));
+      return { names: m.weightsManifest[0].weights.map((w: { name: string }) => w.name) as string[], bytes: (await stat(path.join(d, m.weightsManifest[0].paths[0]))).size };
+    };
+    const [a, b] = [await weights(out), await weights(shipped)];
+    assert.ok(a.names.some((n) => n.startsWith('extra/demos/')) && a.names.some((n) => n.startsWith('adam/')));
+    assert.deepEqual(b.names, a.names.filter((n) => !n.startsWith('extra/') && !n.startsWith('adam/')), 'θ and α only');
+    assert.ok(b.bytes < a.bytes);
+    const evalOf = async (d: string) => JSON.parse((await run('node', [...CLI, 'eval', '--checkpoint', d, '--rollouts', '3', ...common])).stdout.trim());
+    assert.deepEqual(await evalOf(shipped), await evalOf(out), 'same θ and α, same evaluation');
+    await assert.rejects(
+      run('node', [...CLI, 'meta-train', '--task', 'point', '--out', shipped, '--resume', '--iterations', '2', ...common]),
+      (err: { stderr: string }) => /exported for adaptation and evaluation \(gmps export\), not for resuming/.test(err.stderr),
+    );
+    await assert.rejects(run('node', [...CLI, 'export', '--checkpoint', out, '--out', out]), (err: { stderr: string }) => /--out must differ from --checkpoint/.test(err.stderr));
   });
 
   it('rejects bad input with what to fix', async () => {

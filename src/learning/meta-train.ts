@@ -15,7 +15,7 @@
  * continues exactly as the uninterrupted run would have.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { TaskKind, TaskParams } from '../../sim/types.js';
@@ -375,6 +375,16 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
     learner = new GmpsLearner(policy, { params: ck.params, stepSizes: ck.stepSizes }, learnerOptions(c));
     learner.adam.restore(ck.adamStep, ck.adamSlots);
     demos = ck.demos;
+    if (demos.length !== state.tasks.length || Object.keys(ck.adamSlots).length === 0) {
+      learner.dispose();
+      disposeParams(ck.params);
+      disposeParams(ck.stepSizes);
+      throw new Error(
+        `${opts.outDir} holds ${demos.length} demonstration sets for ${state.tasks.length} tasks and ` +
+          `${Object.keys(ck.adamSlots).length ? 'its' : 'no'} Adam state: it was exported for adaptation and evaluation ` +
+          '(gmps export), not for resuming; resume from the meta-training run directory',
+      );
+    }
     disposeParams(ck.params);
     disposeParams(ck.stepSizes);
     for (const t of Object.values(ck.adamSlots)) t.dispose();
@@ -617,6 +627,29 @@ export async function saveCheckpoint(dir: string, state: TrainState, learner: Gm
   for (const f of await readdir(dir)) {
     if (f === LEGACY_JSON || f === `${LEGACY_JSON}.tmp` || /^weights-\d{5}\.bin(\.tmp)?$/.test(f)) await rm(path.join(dir, f), { force: true });
   }
+}
+
+/**
+ * Copies a meta-training checkpoint for shipping: θ, α, the config, tasks and learning curve, and
+ * the curve files; without D* and the Adam state, so it adapts and evaluates but does not resume
+ * (a vision run's D* of camera frames is hundreds of MB). Returns the path of the new model.json.
+ */
+export async function exportCheckpoint(from: string, to: string): Promise<string> {
+  const ck = await loadCheckpoint(from);
+  Object.values(ck.adamSlots).forEach((t) => t.dispose());
+  const learner = new GmpsLearner(ck.policy, { params: ck.params, stepSizes: ck.stepSizes }, learnerOptions(ck.state.config));
+  disposeParams(ck.params);
+  disposeParams(ck.stepSizes);
+  try {
+    await saveCheckpoint(to, ck.state, learner, []);
+  } finally {
+    learner.dispose();
+  }
+  const srcDir = from.endsWith('.json') ? path.dirname(from) : from;
+  for (const f of ['curve.json', 'curve.svg', 'curve.html']) {
+    if (existsSync(path.join(srcDir, f))) await copyFile(path.join(srcDir, f), path.join(to, f));
+  }
+  return path.join(to, MODEL_JSON);
 }
 
 export interface LoadedCheckpoint {

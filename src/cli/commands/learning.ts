@@ -399,6 +399,26 @@ export function registerLearning(program: Command, _bench: Command): void {
     });
 
   program
+    .command('export')
+    .description('copy a meta-training checkpoint for shipping: θ, α, config, tasks and curve, without D* and the Adam state (it adapts and evaluates; it does not resume)')
+    .requiredOption('--checkpoint <path>', 'meta-training checkpoint directory (or its model.json)')
+    .requiredOption('--out <dir>', 'directory of the exported checkpoint')
+    .option('--backend <name>', 'tfjs backend')
+    .action(async (o: { checkpoint: string; out: string; backend?: string }) => {
+      if (path.resolve(o.out) === path.resolve(o.checkpoint.endsWith('.json') ? path.dirname(o.checkpoint) : o.checkpoint)) {
+        throw new CliError('--out must differ from --checkpoint (the export drops D* and the Adam state the run needs to resume)');
+      }
+      await useBackend(o.backend);
+      const { exportCheckpoint } = await import('../../learning/meta-train.js');
+      try {
+        const file = await exportCheckpoint(o.checkpoint, o.out);
+        process.stdout.write(`${file}\n`);
+      } catch (err) {
+        userError(err);
+      }
+    });
+
+  program
     .command('eval')
     .description('evaluate a meta-trained checkpoint on its held-out tasks: pre-update return, one adaptation step, post-update return and success (std x1e-5), expert return')
     .requiredOption('--checkpoint <path>', 'checkpoint directory, its model.json, or the checkpoint.json of an earlier version')
