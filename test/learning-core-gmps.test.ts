@@ -182,6 +182,27 @@ describe('learning core: GMPS maths', function () {
       });
     }
   });
+
+  it('isClip bounds the importance weights: batched and loop agree, clipped weights change L_out, a loose bound does not', () => {
+    tf.tidy(() => {
+      const policy = createPolicy(smallMlp('mlp'));
+      const { params: theta0, stepSizes } = policy.init(7);
+      const theta = perturbed(theta0, 0.3, 3); // far from θ0: weights well away from 1
+      const tasks = makeTasks(policy, theta0, [[6, 4], [9, 3]], 4);
+      const b = prepareBatch(policy, tasks);
+      const w = innerGradients(policy.head, theta, { numTasks: 2, rowsPerTask: b.rowsPerTask, feat: b.obs, actions: b.actions, rowWeight: b.rowWeight, oldLogProb: b.oldLogProb }, new Set(['b0'])).weights;
+      const wClip = innerGradients(policy.head, theta, { numTasks: 2, rowsPerTask: b.rowsPerTask, feat: b.obs, actions: b.actions, rowWeight: b.rowWeight, oldLogProb: b.oldLogProb, isClip: 1.1 }, new Set(['b0'])).weights;
+      assert.ok(Math.max(...Array.from(w.dataSync())) > 1.1, 'some weight exceeds the bound');
+      assert.deepEqual(Array.from(wClip.dataSync()), Array.from(w.dataSync(), (x) => Math.min(x, Math.fround(1.1))));
+      const value = (f: () => tf.Scalar) => f().dataSync()[0];
+      const clipped = value(() => metaLoss(policy, theta, stepSizes, b, { isClip: 1.1 }));
+      assert.ok(Math.abs(clipped - value(() => metaLossLoop(policy, theta, stepSizes, tasks, { isClip: 1.1 }))) < 1e-5 * Math.max(1, Math.abs(clipped)));
+      const free = value(() => metaLoss(policy, theta, stepSizes, b));
+      assert.notEqual(clipped, free);
+      assert.equal(value(() => metaLoss(policy, theta, stepSizes, b, { isClip: 1e30 })), free);
+      b.dispose();
+    });
+  });
 });
 
 /**

@@ -122,6 +122,12 @@ export function prepareBatch(policy: GmpsPolicy, tasks: readonly TaskBatch[]): P
 export interface MetaLossOptions {
   /** Importance-weight the inner loss by π_θ/π_θ0 (default true; false: w ≡ 1). */
   importanceWeights?: boolean;
+  /**
+   * Upper bound on the importance weights π_θ/π_θ0 (default none, as GMPS). The weights are
+   * constants of the inner step; with a small σ they grow as θ drifts over an iteration's Adam
+   * steps, and one huge weight turns the inner step (and L_out) into an outlier.
+   */
+  isClip?: number;
 }
 
 /** Names whose step sizes get a meta-gradient: φ's log-std never reaches the (mean-only) outer loss. */
@@ -152,6 +158,7 @@ export function metaLoss(policy: GmpsPolicy, theta: Params, alpha: Params, b: Pr
       actions: b.actions,
       rowWeight: b.rowWeight,
       oldLogProb: opts.importanceWeights === false ? undefined : b.oldLogProb,
+      isClip: opts.isClip,
     },
     new Set(names),
   );
@@ -189,7 +196,8 @@ export function metaLossLoop(
       const p: Params = { ...theta };
       names.forEach((nm, k) => (p[nm] = xs[k]));
       const logp = policy.logProb(p, obs, act);
-      const w = opts.importanceWeights === false ? tf.onesLike(logp) : tf.exp(tf.sub(stopGradient(logp), oldLogp));
+      let w = opts.importanceWeights === false ? tf.onesLike(logp) : tf.exp(tf.sub(stopGradient(logp), oldLogp));
+      if (opts.importanceWeights !== false && opts.isClip !== undefined) w = tf.minimum(w, opts.isClip);
       return tf.neg(tf.mean(tf.mul(tf.mul(logp, w), adv))) as tf.Scalar;
     };
     const g = tf.grads(innerLoss)(names.map((nm) => theta[nm]));

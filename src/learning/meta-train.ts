@@ -82,6 +82,8 @@ export interface MetaTrainConfig {
    * task's inner gradient still exact. Bounds the memory of the second-order graph (vision).
    */
   tasksPerStep?: number;
+  /** Upper bound on the inner step's importance weights (absent: none, as GMPS). */
+  isClip?: number;
   policy: PolicyConfig;
 }
 
@@ -293,6 +295,7 @@ function checkConfig(c: MetaTrainConfig): void {
   }
   if (!(c.lr > 0)) throw new Error(`lr must be > 0, got ${c.lr}`);
   if (!(c.expertNoise >= 0)) throw new Error(`expertNoise must be >= 0, got ${c.expertNoise}`);
+  if (c.isClip !== undefined && !(c.isClip >= 1)) throw new Error(`isClip must be >= 1 (it bounds the importance weights from above), got ${c.isClip}`);
 }
 
 /** A vision policy needs a sampler whose envs render images of the policy's size. */
@@ -354,7 +357,7 @@ export function taskChunks(n: number, size: number, rng: Rng): number[][] {
 }
 
 function learnerOptions(c: MetaTrainConfig): GmpsLearnerOptions {
-  return { adam: { lr: c.lr }, frozen: c.learnStd === false ? ['logStd'] : [] };
+  return { adam: { lr: c.lr }, frozen: c.learnStd === false ? ['logStd'] : [], ...(c.isClip !== undefined ? { isClip: c.isClip } : {}) };
 }
 
 export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult> {

@@ -160,6 +160,7 @@ interface MetaTrainCli {
   initStd: string;
   fixedStd?: boolean;
   tasksPerStep: string;
+  isClip?: string;
   policy: string;
   seed: string;
   dense?: boolean;
@@ -250,6 +251,7 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
     daggerRollouts: int('--dagger-rollouts', o.daggerRollouts),
     learnStd: !o.fixedStd,
     tasksPerStep: int('--tasks-per-step', o.tasksPerStep, 0),
+    ...(o.isClip !== undefined ? { isClip: num('--is-clip', o.isClip) } : {}),
   });
   config.policy = policy;
   const sacTasks = mt.drawTasks(config, (r) => probe.sampleTask(r)).tasks;
@@ -338,6 +340,7 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--step-size <a>', 'initial value of every learned step size', '0.5')
     .option('--init-std <s>', 'initial σ of the policy (GMPS: 1); the pre-update rollouts explore with it', '1')
     .option('--fixed-std', 'keep σ at --init-std instead of meta-training the log-std')
+    .option('--is-clip <w>', 'upper bound on the inner step\'s importance weights (default: none, as GMPS); helps a small --init-std')
     .option('--tasks-per-step <n>', 'tasks per Adam step (0: all, as GMPS); fewer bound the memory of the vision meta-gradient', '0')
     .option('--seed <n>', 'seed of task draws, initialisation and sampling', '0')
     .option('--dense', 'dense (shaped) reward variant')

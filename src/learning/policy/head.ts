@@ -169,6 +169,8 @@ export interface InnerBatch {
   rowWeight: tf.Tensor1D;
   /** [T·n] log π_θ0(a|s), for importance weights; omit for w ≡ 1. */
   oldLogProb?: tf.Tensor1D;
+  /** Upper bound on the importance weights (absent: unbounded, as GMPS). */
+  isClip?: number;
 }
 
 export interface InnerGradResult {
@@ -207,6 +209,7 @@ export function innerGradients(c: HeadConfig, p: Params, b: InnerBatch, wanted: 
   let weights: tf.Tensor1D;
   if (b.oldLogProb) {
     weights = tf.exp(tf.sub(stopGradient(logProb), b.oldLogProb)) as tf.Tensor1D;
+    if (b.isClip !== undefined) weights = tf.minimum(weights, b.isClip) as tf.Tensor1D;
   } else {
     weights = tf.onesLike(logProb);
   }
