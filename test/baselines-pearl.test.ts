@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/learning/backend.js';
-import { klToUnitPrior, Pearl, productOfGaussians } from '../src/learning/pearl.js';
+import { klToUnitPrior, Pearl, productOfGaussians, trainPearl } from '../src/learning/pearl.js';
 import { createLocalSampler, type Sampler } from '../src/learning/sampler.js';
 import type { TaskParams } from '../sim/types.js';
 
@@ -34,6 +34,35 @@ describe('baselines PEARL', function () {
     const prior = productOfGaussians(tf.zeros([2, 0, 3]) as tf.Tensor3D, tf.ones([2, 0, 3]) as tf.Tensor3D);
     assert.deepEqual([...prior.mean.dataSync()], [0, 0, 0, 0, 0, 0]);
     assert.deepEqual([...prior.variance.dataSync()], [1, 1, 1, 1, 1, 1]);
+  });
+
+  it("empties a visited task's encoder buffer before its prior episodes; the RL buffer keeps everything", async () => {
+    const tasks = [goal(0.5, 0.5), goal(-0.5, 0.5)];
+    const config = { hidden: [8], encoderHidden: [8], latentDim: 2, seed: 1, initialEpisodesPerTask: 2, tasksPerIteration: 1, priorEpisodes: 1, posteriorEpisodes: 1, gradStepsPerIteration: 0 };
+    const visited: number[][] = [];
+    const { agent } = await trainPearl({
+      sampler,
+      tasks,
+      iterations: 3,
+      config,
+      onIteration: (_s, a) => void visited.push(a.encoderBuffers.map((b) => b.size)),
+    });
+    try {
+      // initial: 2 prior episodes of 20 steps per task; each iteration one task: its encoder buffer
+      // holds that iteration's single prior episode, the other task's is untouched.
+      let before = [40, 40];
+      for (const sizes of visited) {
+        const changed = sizes.map((s, k) => s !== before[k]);
+        assert.ok(sizes.every((s, k) => s === before[k] || s === 20), `encoder sizes ${sizes} after ${before}`);
+        assert.ok(changed.filter(Boolean).length <= 1);
+        before = sizes;
+      }
+      assert.ok(visited.some((sizes) => sizes.includes(20)), 'some task was revisited and its encoder buffer emptied first');
+      const rlTotal = agent.rlBuffers.reduce((s, b) => s + b.size, 0);
+      assert.equal(rlTotal, 2 * 40 + 3 * 2 * 20, 'every episode stays in the RL buffers');
+    } finally {
+      agent.dispose();
+    }
   });
 
   it('narrows the posterior as context transitions are added', async () => {

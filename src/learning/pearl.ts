@@ -8,7 +8,9 @@
  * regularised by β·KL(q(z|c) ‖ N(0, I)). SAC runs on [s, z]: twin Q on [s, a, z] (the critic loss
  * trains the encoder), a tanh-Gaussian policy on [s, z̄] (z̄: z with its gradient stopped).
  * Meta-training keeps two replay buffers per task: the encoder buffer (data collected with z from
- * the prior) feeds context batches, the RL buffer (all data) feeds SAC batches.
+ * the prior) feeds context batches, the RL buffer (all data) feeds SAC batches. As in PEARL's code,
+ * a task's encoder buffer is emptied before each iteration's prior episodes on it, so context
+ * batches come from the current policy, as the context at meta-test does.
  *
  * Meta-test: one or more episodes with z ~ prior collect context, the posterior is inferred from
  * those transitions, then the policy acts deterministically with the posterior mean.
@@ -346,9 +348,17 @@ export class Pearl {
    * drawn from the prior per episode (stored in both buffers), or from the posterior of an
    * encoder-buffer context batch (stored in the RL buffer only).
    */
-  async collect(sampler: Sampler, tasks: readonly TaskParams[], which: readonly number[], episodes: number, mode: 'prior' | 'posterior'): Promise<Trajectory[][]> {
+  async collect(
+    sampler: Sampler,
+    tasks: readonly TaskParams[],
+    which: readonly number[],
+    episodes: number,
+    mode: 'prior' | 'posterior',
+    opts: { clearEncoder?: boolean } = {},
+  ): Promise<Trajectory[][]> {
     if (episodes === 0 || which.length === 0) return which.map(() => []);
     this.ensureBuffers(tasks.length);
+    if (opts.clearEncoder && mode === 'prior') for (const k of new Set(which)) this.encoderBuffers[k].clear();
     const latents: Float32Array[] = [];
     for (const k of which) {
       const q = mode === 'posterior' && this.encoderBuffers[k].size > 0 ? this.posterior(this.sampleContext(k, this.config.contextBatch)) : undefined;
@@ -541,7 +551,7 @@ export async function trainPearl(opts: TrainPearlOptions): Promise<{ agent: Pear
   const history: PearlIterationStats[] = [];
   for (let it = 0; it < opts.iterations; it++) {
     const which = Array.from({ length: c.tasksPerIteration }, () => taskRng.int(opts.tasks.length));
-    const prior = await agent.collect(opts.sampler, opts.tasks, which, c.priorEpisodes, 'prior');
+    const prior = await agent.collect(opts.sampler, opts.tasks, which, c.priorEpisodes, 'prior', { clearEncoder: true });
     const post = await agent.collect(opts.sampler, opts.tasks, which, c.posteriorEpisodes, 'posterior');
     let losses: PearlLosses | undefined;
     for (let g = 0; g < c.gradStepsPerIteration; g++) losses = agent.update();

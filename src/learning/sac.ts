@@ -130,6 +130,12 @@ export class ReplayBuffer {
     this.rewards = new Float32Array(capacity);
   }
 
+  /** Forgets every transition (the storage is reused). */
+  clear(): void {
+    this.size = 0;
+    this.head = 0;
+  }
+
   /** Adds every transition of a trajectory (state + its context as input). */
   addTrajectory(tr: Trajectory): void {
     const sd = tr.stateDim;
