@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { adaptToTask } from '../src/learning/adapt.js';
 import { initBackend } from '../src/learning/backend.js';
-import { defaultMetaTrainConfig, loadCheckpoint, metaTrain, taskChunks, type MetaTrainConfig } from '../src/learning/meta-train.js';
+import { defaultMetaTrainConfig, explainBackendAbort, loadCheckpoint, metaTrain, taskChunks, type MetaTrainConfig } from '../src/learning/meta-train.js';
 import { Rng } from '../src/learning/rng.js';
 import { disposeParams } from '../src/learning/policy/index.js';
 import { createLocalSampler, type Sampler } from '../src/learning/sampler.js';
@@ -66,6 +66,13 @@ describe('GMPS meta-training (point task)', function () {
     res.dispose();
     assert.ok((post.at(-1)! + post.at(-2)!) / 2 > post[0] + 2, `post-update return should rise: ${post.map((x) => x.toFixed(2)).join(' → ')}`);
     await assert.rejects(metaTrain({ config: pointConfig({ tasksPerStep: -1 }), sampler }), /tasksPerStep must be an integer >= 0/);
+  });
+
+  it("turns the wasm backend's bare Aborted() into what to change; other errors pass through", () => {
+    const other = new Error('meta-loss became NaN');
+    assert.equal(explainBackendAbort(other), other);
+    const e = explainBackendAbort(new Error('Aborted(). Build with -sASSERTIONS for more info.')) as Error;
+    assert.match(e.message, /tfjs backend aborted \(Aborted\(\)\).*4 GB heap.*--tasks-per-step.*--resume/);
   });
 
   it('resumes from a checkpoint exactly as the uninterrupted run continues', async () => {

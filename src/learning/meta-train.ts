@@ -342,6 +342,20 @@ export function checkDemonstrations(source: DemonstrationSource, c: Pick<MetaTra
 }
 
 /** Runs (or resumes) meta-training. */
+/**
+ * The wasm backend reports running out of its 4 GB heap as a bare `Aborted()`; say what it means
+ * and what to change.
+ */
+export function explainBackendAbort(err: unknown): unknown {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (!/Aborted\(/.test(msg)) return err;
+  return new Error(
+    `the tfjs backend aborted (${msg.split('.')[0]}): on wasm this is almost always its 4 GB heap running full in the ` +
+      'meta-gradient. Lower --tasks-per-step (tasks per Adam step), --rollouts or --dagger-rollouts, or meta-train ' +
+      'where @tensorflow/tfjs-node(-gpu) is installed; resume with --resume from the last checkpoint',
+  );
+}
+
 /** Task indices 0..n-1 shuffled into chunks of at most `size` (one chunk of all when size is 0 or >= n). */
 export function taskChunks(n: number, size: number, rng: Rng): number[][] {
   if (size <= 0 || size >= n) return [Array.from({ length: n }, (_, i) => i)];
@@ -484,23 +498,31 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
     // Vision rows are ~9k floats: build each task's float rows from its uint8 images only here, and
     // let the trajectories and per-task copies go before the Adam steps (the prepared batch has them).
     const chunks = taskChunks(state.tasks.length, c.tasksPerStep ?? 0, rngFor(c.seed, `chunks-${itr}`));
-    const prepared: PreparedBatch[] = [];
+    // One chunk (GMPS): its tensors are built once. Several: only the current chunk's tensors live
+    // on the backend (the point of chunking is to bound that memory); the rows stay in JS.
+    const chunkRows: TaskBatch[][] = chunks.map((chunk) => chunk.map((i) => ({ samples: toTaskSamples(trainTrajs[i], c.obsMode), demos: demos[i] })));
+    trainTrajs = [];
+    let kept: PreparedBatch | undefined = chunkRows.length === 1 ? prepareBatch(policy, chunkRows[0]) : undefined;
     let lossFirst = Number.NaN;
     let lossLast = Number.NaN;
     try {
-      for (const chunk of chunks) {
-        const batches: TaskBatch[] = chunk.map((i) => ({ samples: toTaskSamples(trainTrajs[i], c.obsMode), demos: demos[i] }));
-        prepared.push(prepareBatch(policy, batches));
-      }
-      trainTrajs = [];
       for (let s = 0; s < c.adamSteps; s++) {
-        const l = learner.metaStep(prepared[s % prepared.length]);
+        const batch = kept ?? prepareBatch(policy, chunkRows[s % chunkRows.length]);
+        let l: number;
+        try {
+          l = learner.metaStep(batch);
+        } catch (err) {
+          throw explainBackendAbort(err);
+        } finally {
+          if (batch !== kept) batch.dispose();
+        }
         if (!Number.isFinite(l)) throw new Error(`meta-loss became ${l} at iteration ${itr}, Adam step ${s}; lower --lr`);
         if (s === 0) lossFirst = l;
         lossLast = l;
       }
     } finally {
-      prepared.forEach((b) => b.dispose());
+      kept?.dispose();
+      kept = undefined;
     }
     const log: IterationLog = {
       iteration: itr,
