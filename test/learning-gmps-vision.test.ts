@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -75,6 +75,19 @@ describe('gmps meta-train --policy vision', function () {
     const e = JSON.parse(ev.stdout.trim());
     assert.equal(e.tasks, 1);
     for (const k of ['preReturn', 'postReturn', 'postSuccess', 'expertReturn']) assert.ok(Number.isFinite(e[k]), k);
+  });
+
+  it('--resume continues it from its own config (camera env, vision policy) without repeating --policy or --task', async () => {
+    const copy = path.join(dir, 'resumed');
+    await cp(ck, copy, { recursive: true });
+    const res = await run('node', [...CLI, 'meta-train', '--out', copy, '--resume', '--iterations', '2', '--envs', '2', ...COMMON]);
+    const summary = JSON.parse(res.stdout.trim());
+    assert.equal(summary.iterations, 2);
+    assert.equal(summary.policy, 'vision');
+    const state = JSON.parse(await readFile(path.join(copy, 'model.json'), 'utf8')).gmps.extra.trainState;
+    assert.equal(state.iteration, 2);
+    assert.equal(state.config.obsMode, 'vision');
+    await assert.rejects(run('node', [...CLI, 'meta-train', '--out', path.join(dir, 'nothing'), '--resume', ...COMMON]), (err: { stderr: string }) => /--resume: no GMPS checkpoint at/.test(err.stderr));
   });
 
   it("the policy node's loader accepts it and acts on a camera frame", async () => {

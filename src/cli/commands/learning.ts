@@ -256,7 +256,19 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
   config.policy = policy;
   const sacTasks = mt.drawTasks(config, (r) => probe.sampleTask(r)).tasks;
   probe.close();
-  const sampler = await openSampler(task, envOptions, seed, o);
+  // Resuming: the checkpoint's config wins, so its task and env options (the camera of a vision
+  // run) make the sampler, whatever --task / --policy / --dense say.
+  let run = { task, envOptions, seed };
+  if (o.resume) {
+    let saved: Awaited<ReturnType<typeof mt.readTrainConfig>>;
+    try {
+      saved = await mt.readTrainConfig(out);
+    } catch (err) {
+      throw new CliError(`--resume: ${(err as Error).message}`);
+    }
+    run = { task: saved.task as Task, envOptions: saved.envOptions as EnvChoice, seed: saved.seed };
+  }
+  const sampler = await openSampler(run.task, run.envOptions, run.seed, o);
   const bar = await progressBar(config.iterations, 'meta-train', true);
   const t0 = Date.now();
   try {
@@ -285,8 +297,8 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
     const last = res.state.curve.at(-1);
     const summary = {
       checkpoint: path.join(out, 'model.json'),
-      task,
-      policy: config.policy.kind,
+      task: res.state.config.task,
+      policy: res.state.config.policy.kind,
       iterations: res.state.iteration,
       envSamples: res.state.envSamples,
       expertSamples: res.state.expertSamples,
