@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -18,7 +18,7 @@ import { createPolicy, DEFAULT_VISION, defaultVisionConfig, disposeParams, stepS
 import { loadInferencePolicy } from '../src/learning/policy-runner.js';
 import type { TaskDemos } from '../src/learning/types.js';
 
-const SHIPPED = path.resolve('checkpoints/door-state');
+const SHIPPED = path.resolve('checkpoints');
 
 /** A small vision policy with a restored Adam state (step 7, distinct slot values). */
 function visionLearner(): GmpsLearner {
@@ -263,32 +263,35 @@ describe('meta-training checkpoints: model.json with the training state and D*',
     }
   });
 
-  it('the shipped checkpoints/door-state (earlier layout) loads, and a save converts a copy to model.json with the same values', async () => {
-    const copy = path.join(dir, 'door-state');
-    await cp(SHIPPED, copy, { recursive: true });
-    const old = await loadCheckpoint(copy);
-    const policy = old.policy;
-    const learner = new GmpsLearner(policy, { params: old.params, stepSizes: old.stepSizes });
-    learner.adam.restore(old.adamStep, old.adamSlots);
-    try {
-      assert.equal(old.state.config.task, 'door');
-      assert.equal(old.state.iteration, old.state.config.iterations);
-      assert.equal(old.demos.length, old.state.config.numTasks);
-      for (const d of old.demos) assert.equal(d.obs.length / policy.config.obsDim, d.actions.length / policy.config.actDim);
-      await saveCheckpoint(copy, old.state, learner, old.demos);
-      assert.deepEqual((await readdir(copy)).filter((f) => f.endsWith('.json')).sort(), ['curve.json', 'model.json'], 'the curve files stay');
-      const back = await loadCheckpoint(copy);
+  it('every shipped checkpoint loads with its checksum checked, for the task and policy kind it is documented as, exported without D* and Adam state', async () => {
+    const expected: Record<string, { task: string; kind: string; obsMode: string }> = {
+      'door-state': { task: 'door', kind: 'mlp', obsMode: 'state' },
+      'push-state': { task: 'push', kind: 'mlp', obsMode: 'state' },
+      'door-vision': { task: 'door', kind: 'vision', obsMode: 'vision' },
+    };
+    const shipped = (await readdir(SHIPPED, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    assert.ok(shipped.includes('door-state') && shipped.includes('push-state'), `shipped: ${shipped}`);
+    for (const name of shipped) {
+      const want = expected[name];
+      assert.ok(want, `checkpoints/${name} is not documented here`);
+      const dir = path.join(SHIPPED, name);
+      const ck = await loadCheckpoint(dir);
       try {
-        assert.deepEqual(back.state, old.state);
-        assertSameLearner(back, learner);
-        assert.deepEqual(back.demos, old.demos);
+        assert.equal(ck.state.config.task, want.task, name);
+        assert.equal(ck.policy.config.kind, want.kind, name);
+        assert.equal(ck.state.config.obsMode, want.obsMode, name);
+        assert.equal(ck.demos.length, 0, `${name}: exported without D*`);
+        assert.equal(Object.keys(ck.adamSlots).length, 0, `${name}: exported without the Adam state`);
+        assert.ok(ck.state.curve.length > 0 && ck.state.iteration > 0, `${name}: carries its learning curve`);
       } finally {
-        disposeLoaded(back);
+        disposeLoaded(ck);
       }
-    } finally {
-      disposeLoaded(old);
-      learner.dispose();
+      const inf = await loadInferencePolicy(dir);
+      assert.equal(inf.task, want.task);
+      inf.dispose();
+      const model = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8'));
+      assert.match(model.weightsSha256, /^[0-9a-f]{64}$/);
+      assert.match(model.gmps.codeVersion.package, /^sawyer-gmps@/, 'the code version that wrote it');
     }
-    assert.ok((await readdir(SHIPPED)).includes('checkpoint.json'), 'the shipped directory is untouched');
   });
 });

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { planLaunch } from '../src/graph/launch/plan.js';
 import { runLaunchPlan, type LaunchRun } from '../src/graph/launch/run.js';
 import type { InProcessRuntime } from '../src/graph/inprocess.js';
@@ -266,7 +268,14 @@ describe('launch/sim.launch.yaml hardware:=sawyer against the simulated Sawyer',
     process.env.ROS_MASTER_URI = rig.master.uri; // the sawyer node's master_uri default
     const logs: Logged[] = [];
     const runtime = quietRuntime(logs);
-    run = await runLaunchPlan(planLaunch(resolve('launch/sim.launch.yaml'), { args: { hardware: 'sawyer' } }), { runtime, log: () => {} });
+    // On wall time the reward needs the door hinge calibration; without it the launch says so.
+    await assert.rejects(
+      runLaunchPlan(planLaunch(resolve('launch/sim.launch.yaml'), { args: { hardware: 'sawyer' } }), { runtime: quietRuntime([]), log: () => {} }),
+      /door angle cannot come from the simulator: set hinge_file/,
+    );
+    const hingeFile = join(mkdtempSync(join(tmpdir(), 'gmps-hinge-')), 'door_hinge.yaml');
+    writeFileSync(hingeFile, 'frame_id: base\naxis_point: {x: 0.9, y: -0.2, z: 0.3}\naxis_direction: {x: 0, y: 0, z: 1}\nradius_m: 0.3\nzero_direction: {x: 0, y: 1, z: 0}\n');
+    run = await runLaunchPlan(planLaunch(resolve('launch/sim.launch.yaml'), { args: { hardware: 'sawyer', hinge_file: hingeFile } }), { runtime, log: () => {} });
     const probe = runtime.createNode('probe');
     const clock = record<Msg>(probe, 'rosgraph_msgs/msg/Clock', '/clock', 'clock');
     const hand = record<Msg>(probe, 'geometry_msgs/msg/PoseStamped', 'hand_pose');
