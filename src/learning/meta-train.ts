@@ -341,7 +341,6 @@ export function checkDemonstrations(source: DemonstrationSource, c: Pick<MetaTra
   }
 }
 
-/** Runs (or resumes) meta-training. */
 /**
  * The wasm backend reports running out of its 4 GB heap as a bare `Aborted()`; say what it means
  * and what to change.
@@ -374,6 +373,7 @@ function learnerOptions(c: MetaTrainConfig): GmpsLearnerOptions {
   return { adam: { lr: c.lr }, frozen: c.learnStd === false ? ['logStd'] : [], ...(c.isClip !== undefined ? { isClip: c.isClip } : {}) };
 }
 
+/** Runs (or resumes) meta-training. */
 export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult> {
   const sampler = opts.sampler;
   let c = opts.config;
@@ -386,22 +386,23 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
   if (opts.resume) {
     if (!opts.outDir) throw new Error('resume needs the checkpoint directory');
     const ck = await loadCheckpoint(opts.outDir);
+    const slots = Object.keys(ck.adamSlots).length;
+    if (ck.demos.length !== ck.state.tasks.length || slots === 0) {
+      disposeParams(ck.params);
+      disposeParams(ck.stepSizes);
+      for (const t of Object.values(ck.adamSlots)) t.dispose();
+      throw new Error(
+        `${opts.outDir} holds ${ck.demos.length} demonstration sets for ${ck.state.tasks.length} tasks and ` +
+          `${slots ? 'its' : 'no'} Adam state: it was exported for adaptation and evaluation ` +
+          '(gmps export), not for resuming; resume from the meta-training run directory',
+      );
+    }
     c = { ...ck.state.config, iterations: Math.max(c.iterations, ck.state.config.iterations) };
     state = { ...ck.state, config: c };
     policy = ck.policy;
     learner = new GmpsLearner(policy, { params: ck.params, stepSizes: ck.stepSizes }, learnerOptions(c));
     learner.adam.restore(ck.adamStep, ck.adamSlots);
     demos = ck.demos;
-    if (demos.length !== state.tasks.length || Object.keys(ck.adamSlots).length === 0) {
-      learner.dispose();
-      disposeParams(ck.params);
-      disposeParams(ck.stepSizes);
-      throw new Error(
-        `${opts.outDir} holds ${demos.length} demonstration sets for ${state.tasks.length} tasks and ` +
-          `${Object.keys(ck.adamSlots).length ? 'its' : 'no'} Adam state: it was exported for adaptation and evaluation ` +
-          '(gmps export), not for resuming; resume from the meta-training run directory',
-      );
-    }
     disposeParams(ck.params);
     disposeParams(ck.stepSizes);
     for (const t of Object.values(ck.adamSlots)) t.dispose();
@@ -660,13 +661,18 @@ export async function saveCheckpoint(dir: string, state: TrainState, learner: Gm
  * (a vision run's D* of camera frames is hundreds of MB). Returns the path of the new model.json.
  */
 export async function exportCheckpoint(from: string, to: string): Promise<string> {
-  const ck = await loadCheckpoint(from);
-  Object.values(ck.adamSlots).forEach((t) => t.dispose());
-  const learner = new GmpsLearner(ck.policy, { params: ck.params, stepSizes: ck.stepSizes }, learnerOptions(ck.state.config));
-  disposeParams(ck.params);
-  disposeParams(ck.stepSizes);
+  // θ and α only: D* stays encoded (loadCheckpoint would unpack every demo row just to drop it).
+  const ck = await readAnyCheckpoint(from);
+  let learner: GmpsLearner;
+  let state: TrainState;
   try {
-    await saveCheckpoint(to, ck.state, learner, []);
+    state = trainStateOf(ck.file, (ck.meta.extra as Partial<MetaTrainExtra> | undefined)?.trainState);
+    learner = new GmpsLearner(ck.policy, { params: ck.params, stepSizes: ck.stepSizes }, learnerOptions(state.config));
+  } finally {
+    ck.dispose();
+  }
+  try {
+    await saveCheckpoint(to, state, learner, []);
   } finally {
     learner.dispose();
   }
