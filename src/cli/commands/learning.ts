@@ -36,17 +36,18 @@ async function useBackend(name: string | undefined): Promise<void> {
   }
 }
 
-/** Env options a checkpoint was trained with: the reward variant, and the camera for a vision policy. */
+/** Env options a checkpoint was trained with: the reward variant, the camera for a vision policy, and any other task option. */
 interface EnvChoice {
   dense?: boolean;
   camera?: { height?: number; width?: number };
+  [option: string]: unknown;
 }
 
 async function openSampler(task: Task, envOptions: EnvChoice, seed: number, opts: { envs?: string; workers?: string }): Promise<Sampler> {
   const { createSampler, createLocalSampler } = await import('../../learning/sampler.js');
   const nEnvs = opts.envs ? int('--envs', opts.envs) : 10;
   const nWorkers = opts.workers !== undefined ? int('--workers', opts.workers, 0) : undefined;
-  const env = { kind: task, options: { dense: !!envOptions.dense, ...(envOptions.camera ? { camera: envOptions.camera } : {}), seed } };
+  const env = { kind: task, options: { ...envOptions, dense: !!envOptions.dense, seed } };
   return nWorkers === 0 ? createLocalSampler({ env, nEnvs }) : createSampler({ env, nEnvs, nWorkers });
 }
 
@@ -82,24 +83,24 @@ function targetTask(task: Task, opts: { targetDeg?: string; goal?: string }): Ta
   return undefined;
 }
 
-/** Task, env options and observation mode stored in a meta-training checkpoint. */
-async function checkpointEnv(checkpoint: string): Promise<{ task: Task; env: EnvChoice; obsMode: string }> {
+/** Task, env options, observation mode and seed stored in a meta-training checkpoint. */
+async function checkpointEnv(checkpoint: string, errorPrefix = 'cannot read checkpoint'): Promise<{ task: Task; env: EnvChoice; obsMode: string; seed: number }> {
   const { readTrainConfig } = await import('../../learning/meta-train.js');
   let cfg: Awaited<ReturnType<typeof readTrainConfig>>;
   try {
     cfg = await readTrainConfig(checkpoint);
   } catch (err) {
-    throw new CliError(`cannot read checkpoint: ${(err as Error).message}`);
+    throw new CliError(`${errorPrefix}: ${(err as Error).message}`);
   }
   if (!(TASKS as readonly string[]).includes(cfg.task)) throw new CliError(`the checkpoint was meta-trained on '${cfg.task}' tasks, which this command does not run (${TASKS.join(', ')})`);
   const obsMode = cfg.obsMode ?? 'state';
-  const envOptions = cfg.envOptions as EnvChoice | undefined;
-  const env: EnvChoice = { dense: !!envOptions?.dense };
-  if (obsMode === 'vision') {
+  // Every option the envs were trained with (horizon, reward variant, ...), not only the ones we know of.
+  const env: EnvChoice = { ...(cfg.envOptions as EnvChoice | undefined) };
+  if (obsMode === 'vision' && !env.camera) {
     const v = cfg.policy?.vision;
-    env.camera = envOptions?.camera ?? (v ? { height: v.height, width: v.width } : {});
+    env.camera = v ? { height: v.height, width: v.width } : {};
   }
-  return { task: cfg.task as Task, env, obsMode };
+  return { task: cfg.task as Task, env, obsMode, seed: cfg.seed };
 }
 
 /** Recorded demonstrations: a directory of .mcap episodes, one .mcap episode, or a gmps-demos JSON file. */
@@ -258,17 +259,8 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
   probe.close();
   // Resuming: the checkpoint's config wins, so its task and env options (the camera of a vision
   // run) make the sampler, whatever --task / --policy / --dense say.
-  let run = { task, envOptions, seed };
-  if (o.resume) {
-    let saved: Awaited<ReturnType<typeof mt.readTrainConfig>>;
-    try {
-      saved = await mt.readTrainConfig(out);
-    } catch (err) {
-      throw new CliError(`--resume: ${(err as Error).message}`);
-    }
-    run = { task: saved.task as Task, envOptions: saved.envOptions as EnvChoice, seed: saved.seed };
-  }
-  const sampler = await openSampler(run.task, run.envOptions, run.seed, o);
+  const run = o.resume ? await checkpointEnv(out, '--resume') : { task, env: envOptions, seed };
+  const sampler = await openSampler(run.task, run.env, run.seed, o);
   const bar = await progressBar(config.iterations, 'meta-train', true);
   const t0 = Date.now();
   try {
