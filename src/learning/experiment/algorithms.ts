@@ -45,6 +45,11 @@ function num(cfg: Record<string, unknown>, key: string, fallback: number): numbe
   return v;
 }
 
+/** A curve against meta-training env samples ('train', 'heldOut'), rather than against adaptation steps. */
+function samplesCurve(kind: CurveKind): kind is 'train' | 'heldOut' {
+  return kind === 'train' || kind === 'heldOut';
+}
+
 /** The curve a run plots: its `curve` config key, held-out tasks by default. */
 export function curveKind(cfg: Record<string, unknown>): CurveKind {
   const c = (cfg.curve ?? 'heldOut') as string;
@@ -156,7 +161,7 @@ const gmps: Algorithm = {
     try {
       extra.expertReturn = res.state.expertReturn;
       extra.expertSamples = expertSamples + res.state.expertSamples;
-      if (kind === 'train' || kind === 'heldOut') {
+      if (samplesCurve(kind)) {
         return { xAxis: 'envSamples', points: metaCurve(res.state.curve, kind).map((p) => ({ ...p, x: p.x + expertSamples })), extra };
       }
       const tasks = await adaptationTasks(kind, spec, res.state.heldOut);
@@ -202,7 +207,7 @@ const maml: Algorithm = {
       onEval: (p) => ctx.log(`maml itr ${p.iteration}: ${p.envSamples} samples, post-update return ${p.train.postReturn.toFixed(2)}`),
     });
     try {
-      if (kind === 'train' || kind === 'heldOut') return { xAxis: 'envSamples', points: metaCurve(res.curve, kind) };
+      if (samplesCurve(kind)) return { xAxis: 'envSamples', points: metaCurve(res.curve, kind) };
       const { heldOut } = await seedTasks(spec, ctx.seed, config.numTasks, config.numHeldOut);
       const tasks = await adaptationTasks(kind, spec, heldOut);
       return { xAxis: 'adaptSteps', points: await adaptationCurve(sampler, res.policy, res.params, res.stepSizes, tasks, spec, ctx.seed) };
@@ -232,7 +237,7 @@ const multitask: Algorithm = {
     const cfg = spec.config;
     if (cfg.obsMode === 'vision') throw new Error('MultiTask here runs state policies only (no vision variant yet)');
     const kind = curveKind(cfg);
-    if (kind !== 'train' && kind !== 'heldOut') throw new Error(`MultiTask does not adapt: curve '${kind}' does not apply`);
+    if (!samplesCurve(kind)) throw new Error(`MultiTask does not adapt: curve '${kind}' does not apply`);
     const sampler = await ctx.openSampler();
     const base = defaultMultiTaskConfig(spec.task.kind as TaskKind);
     const res = await multiTaskTrain({
@@ -327,6 +332,8 @@ interface BaselineSetup {
   heldOut: TaskParams[];
   /** Tasks the envSamples curve evaluates on: training or held-out tasks. */
   curveTasks: TaskParams[];
+  /** The curve is against meta-training env samples (evaluate during training). */
+  curveOn: boolean;
 }
 
 /** Shared checks and the seed's task draw of the meta-RL baselines (default curve: held-out tasks). */
@@ -341,7 +348,7 @@ async function baselineSetup(name: string, spec: RunSpec, seed: number): Promise
   const numHeldOut = num(cfg, 'numHeldOut', 10);
   if (kind !== 'train' && kind !== 'ood' && numHeldOut < 1) throw new Error(`curve '${kind}' evaluates held-out tasks: set numHeldOut >= 1`);
   const { tasks, heldOut } = await seedTasks(spec, seed, num(cfg, 'numTasks', 20), numHeldOut);
-  return { kind, iterations, evalEvery, tasks, heldOut, curveTasks: kind === 'train' ? tasks : heldOut };
+  return { kind, iterations, evalEvery, tasks, heldOut, curveTasks: kind === 'train' ? tasks : heldOut, curveOn: samplesCurve(kind) };
 }
 
 /** Per-task replay capacity for a PEARL run: room for every episode a task can expect, at most 1e6. */
@@ -362,7 +369,6 @@ const pearl: Algorithm = {
     const config = { ...own, replayCapacity: 'replayCapacity' in cfg ? own.replayCapacity : pearlReplayCapacity(own, sampler.info.horizon, setup.iterations, setup.tasks.length) };
     const contextEpisodes = num(cfg, 'contextEpisodes', 1);
     const points: CurvePointOut[] = [];
-    const curveOn = setup.kind === 'train' || setup.kind === 'heldOut';
     const { agent } = await trainPearl({
       sampler,
       tasks: setup.tasks,
@@ -370,7 +376,7 @@ const pearl: Algorithm = {
       config,
       onIteration: async (s, a) => {
         let line = `pearl itr ${s.iteration}: ${s.envSteps} samples, episode return ${s.meanReturn.toFixed(2)}`;
-        if (curveOn && evalDue(s.iteration, setup.iterations, setup.evalEvery)) {
+        if (setup.curveOn && evalDue(s.iteration, setup.iterations, setup.evalEvery)) {
           const ev = await a.evaluate(sampler, setup.curveTasks, contextEpisodes);
           points.push({ x: a.envSteps, y: ev.posteriorReturn, success: ev.posteriorSuccessRate });
           line += `, posterior return ${ev.posteriorReturn.toFixed(2)}`;
@@ -380,7 +386,7 @@ const pearl: Algorithm = {
     });
     try {
       const extra = { gradSteps: agent.gradSteps, envSteps: agent.envSteps, replayCapacity: config.replayCapacity };
-      if (curveOn) return { xAxis: 'envSamples', points, extra };
+      if (setup.curveOn) return { xAxis: 'envSamples', points, extra };
       // Adaptation for PEARL is inference: x = k context episodes (z ~ prior) before acting on the posterior.
       const tasks = await adaptationTasks(setup.kind, spec, setup.heldOut);
       const steps = num(cfg, 'adaptSteps', 3);
@@ -407,7 +413,6 @@ const maesn: Algorithm = {
     const sampler = await ctx.openSampler();
     const config = { ...pickConfig('MAESN', cfg, MAESN_DEFAULTS), seed: ctx.seed };
     const points: CurvePointOut[] = [];
-    const curveOn = setup.kind === 'train' || setup.kind === 'heldOut';
     const { agent } = await trainMaesn({
       sampler,
       tasks: setup.tasks,
@@ -415,7 +420,7 @@ const maesn: Algorithm = {
       config,
       onIteration: async (s, a) => {
         let line = `maesn itr ${s.iteration}: ${s.envSteps} samples, post-update return ${s.postReturn.toFixed(2)}`;
-        if (curveOn && evalDue(s.iteration, setup.iterations, setup.evalEvery)) {
+        if (setup.curveOn && evalDue(s.iteration, setup.iterations, setup.evalEvery)) {
           // Meta-test protocol: explore with z ~ N(0, I), one inner step on the latent, act with it.
           const ev = await a.adapt(sampler, setup.curveTasks, 1);
           points.push({ x: a.envSteps, y: ev.returnsByStep[1], success: ev.successByStep[1] });
@@ -425,7 +430,7 @@ const maesn: Algorithm = {
       },
     });
     try {
-      if (curveOn) return { xAxis: 'envSamples', points, extra: { envSteps: agent.envSteps } };
+      if (setup.curveOn) return { xAxis: 'envSamples', points, extra: { envSteps: agent.envSteps } };
       const tasks = await adaptationTasks(setup.kind, spec, setup.heldOut);
       const ev = await agent.adapt(sampler, tasks, num(cfg, 'adaptSteps', 3));
       return { xAxis: 'adaptSteps', points: ev.returnsByStep.map((y, k) => ({ x: k, y, success: ev.successByStep[k] })), extra: { envSteps: agent.envSteps } };
@@ -455,15 +460,14 @@ const rl2: Algorithm = {
       for (let i = 0; i < nEnvs; i++) envs.push(await createEnvFromSpec(envSpec, i));
       const deterministic = cfg.evalDeterministic === true;
       const points: CurvePointOut[] = [];
-      const curveOn = setup.kind === 'train' || setup.kind === 'heldOut';
-      const { agent } = await trainRl2({
+        const { agent } = await trainRl2({
         envs,
         tasks: setup.tasks,
         iterations: setup.iterations,
         config,
         onIteration: async (s, a) => {
           let line = `rl2 itr ${s.iteration}: ${s.envSteps} samples, episode returns ${s.returnsByEpisode.map((r) => r.toFixed(2)).join(' / ')}`;
-          if (curveOn && evalDue(s.iteration, setup.iterations, setup.evalEvery)) {
+          if (setup.curveOn && evalDue(s.iteration, setup.iterations, setup.evalEvery)) {
             const ev = await evaluateRl2(a, envs, setup.curveTasks, deterministic);
             const last = ev.returnsByEpisode.length - 1;
             points.push({ x: a.envSteps, y: ev.returnsByEpisode[last], success: ev.successByEpisode[last] });
@@ -473,7 +477,7 @@ const rl2: Algorithm = {
         },
       });
       try {
-        if (curveOn) return { xAxis: 'envSamples', points, extra: { envSteps: agent.envSteps } };
+        if (setup.curveOn) return { xAxis: 'envSamples', points, extra: { envSteps: agent.envSteps } };
         // Adaptation for RL² happens within a trial: x = episode index of the trial.
         const tasks = await adaptationTasks(setup.kind, spec, setup.heldOut);
         const ev = await evaluateRl2(agent, envs, tasks, deterministic);
