@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,6 +75,22 @@ describe('GMPS meta-training (point task)', function () {
     assert.equal(explainBackendAbort(other), other);
     const e = explainBackendAbort(new Error('Aborted(). Build with -sASSERTIONS for more info.')) as Error;
     assert.match(e.message, /tfjs backend aborted \(Aborted\(\)\).*4 GB heap.*--tasks-per-step.*--resume/);
+  });
+
+  it('gmps eval runs a checkpoint in the envs it was trained in (every env option, here the point horizon)', async () => {
+    const out = path.join(dir, 'env-options');
+    const res = await metaTrain({ config: pointConfig({ numTasks: 2, numHeldOut: 1, rolloutsPerTask: 3, iterations: 1, adamSteps: 2 }), sampler, outDir: out });
+    res.dispose();
+    // the same evaluation in-process, with envs made from the training options (horizon 15, not the default)
+    const local = await createLocalSampler({ env: { kind: 'point', options: { ...ENV, seed: 0 } }, nEnvs: 10 });
+    const { evaluateCheckpoint } = await import('../src/learning/eval.js');
+    const want = await evaluateCheckpoint({ checkpoint: out, sampler: local, rollouts: 3, seed: 0 });
+    await local.close();
+    const { stdout } = await promisify(execFile)('node', ['--import', 'tsx', 'src/cli/main.ts', 'eval', '--checkpoint', out, '--rollouts', '3', '--workers', '0', '--backend', 'cpu', '--json']);
+    const got = JSON.parse(stdout.trim());
+    assert.equal(got.preReturn, want.preReturn);
+    assert.equal(got.postReturn, want.postReturn);
+    assert.equal(got.expertReturn, want.expertReturn);
   });
 
   it('resumes from a checkpoint exactly as the uninterrupted run continues', async () => {

@@ -47,7 +47,8 @@ async function openSampler(task: Task, envOptions: EnvChoice, seed: number, opts
   const { createSampler, createLocalSampler } = await import('../../learning/sampler.js');
   const nEnvs = opts.envs ? int('--envs', opts.envs) : 10;
   const nWorkers = opts.workers !== undefined ? int('--workers', opts.workers, 0) : undefined;
-  const env = { kind: task, options: { ...envOptions, dense: !!envOptions.dense, seed } };
+  // Options left out keep the env's defaults (point and Ant are dense unless told otherwise).
+  const env = { kind: task, options: { ...envOptions, seed } };
   return nWorkers === 0 ? createLocalSampler({ env, nEnvs }) : createSampler({ env, nEnvs, nWorkers });
 }
 
