@@ -203,6 +203,54 @@ describe('learning core: GMPS maths', function () {
       b.dispose();
     });
   });
+
+  it('preImitation adds β · (task-averaged imitation loss of the unadapted mean) to L_out, its gradient to θ only', () => {
+    tf.tidy(() => {
+      const beta = 0.7;
+      const policy = createPolicy(smallMlp('mlp'));
+      const { params: theta0, stepSizes } = policy.init(7);
+      const theta = perturbed(theta0, 0.03, 3);
+      const tasks = makeTasks(policy, theta0, [[6, 4], [9, 3]], 4);
+      const b = prepareBatch(policy, tasks);
+      const { obsDim, actDim } = policy.config;
+      // the imitation loss of θ itself, task by task, from the policy's mean on each task's demos
+      const bc = (th: Params): tf.Scalar => {
+        let total: tf.Tensor = tf.scalar(0);
+        for (const t of tasks) {
+          const m = t.demos.actions.length / actDim;
+          const mu = policy.mean(th, tf.tensor2d(t.demos.obs, [m, obsDim]));
+          total = tf.add(total, tf.mean(tf.squaredDifference(mu, tf.tensor2d(t.demos.actions, [m, actDim]))));
+        }
+        return tf.div(total, tasks.length) as tf.Scalar;
+      };
+      const plain = metaGradients(policy, theta, stepSizes, (th, al) => metaLoss(policy, th, al, b));
+      const withPre = metaGradients(policy, theta, stepSizes, (th, al) => metaLoss(policy, th, al, b, { preImitation: beta }));
+      const loop = metaGradients(policy, theta, stepSizes, (th, al) => metaLossLoop(policy, th, al, tasks, { preImitation: beta }));
+      const names = policy.shapes.map(([n]) => n);
+      // the mean does not read logStd: its imitation gradient is zero
+      const meanNames = names.filter((n) => n !== 'logStd');
+      const bcGrads = tf.grads((...xs: tf.Tensor[]) => bc({ ...theta, ...Object.fromEntries(meanNames.map((n, k) => [n, xs[k]])) }))(meanNames.map((n) => theta[n]));
+      const bcGrad = names.map((n) => (n === 'logStd' ? tf.zerosLike(theta[n]) : bcGrads[meanNames.indexOf(n)]));
+      const expected = plain.loss.dataSync()[0] + beta * bc(theta).dataSync()[0];
+      assert.ok(bc(theta).dataSync()[0] > 0.01, 'the unadapted mean does not already imitate the demos');
+      for (const got of [withPre.loss.dataSync()[0], loop.loss.dataSync()[0]]) {
+        assert.ok(Math.abs(got - expected) < 1e-5 * Math.max(1, expected), `L ${got} vs ${expected}`);
+      }
+      names.forEach((n, k) => {
+        const x = withPre.theta[n].dataSync();
+        const p = plain.theta[n].dataSync();
+        const g = bcGrad[k].dataSync();
+        const y = loop.theta[n].dataSync();
+        const scale = Math.max(1e-3, ...Array.from(x, Math.abs));
+        for (let i = 0; i < x.length; i++) {
+          assert.ok(Math.abs(x[i] - (p[i] + beta * g[i])) < 1e-4 * scale, `θ/${n}[${i}]: ${x[i]} vs ${p[i] + beta * g[i]}`);
+          assert.ok(Math.abs(x[i] - y[i]) < 1e-4 * scale, `batched vs loop θ/${n}[${i}]: ${x[i]} vs ${y[i]}`);
+        }
+      });
+      for (const [n, t] of Object.entries(withPre.alpha)) assert.deepEqual(Array.from(t.dataSync()), Array.from(plain.alpha[n].dataSync()), `α/${n} unchanged`);
+      b.dispose();
+    });
+  });
 });
 
 /**

@@ -128,6 +128,14 @@ export interface MetaLossOptions {
    * steps, and one huge weight turns the inner step (and L_out) into an outlier.
    */
   isClip?: number;
+  /**
+   * Weight β of a pre-update imitation term β·L_BC(θ) added to L_out (default 0, as GMPS): the
+   * unadapted mean imitates every task's demonstrations, i.e. the task-average behaviour. GMPS's
+   * meta-gradient does not see how θ shapes the pre-update rollouts; this term keeps them where the
+   * experts go (a door opened to the middle of the target range), so the inner step's samples
+   * carry the target on both sides. Same per-task weighting as L_out.
+   */
+  preImitation?: number;
 }
 
 /** Names whose step sizes get a meta-gradient: φ's log-std never reaches the (mean-only) outer loss. */
@@ -166,7 +174,11 @@ export function metaLoss(policy: GmpsPolicy, theta: Params, alpha: Params, b: Pr
   const demoFeat = policy.features(theta, b.demoObs);
   const feat3 = tf.reshape(demoFeat, [T, b.demosPerTask, demoFeat.shape[1]]) as tf.Tensor3D;
   const mu = headMeanPerTask(policy.head, { params: phi, perTask: new Set(names), numTasks: T }, feat3);
-  return tf.sum(tf.mul(tf.squaredDifference(mu, b.demoActions), b.demoWeight)) as tf.Scalar;
+  const out = tf.sum(tf.mul(tf.squaredDifference(mu, b.demoActions), b.demoWeight)) as tf.Scalar;
+  if (!opts.preImitation) return out;
+  const mu0 = headMeanPerTask(policy.head, { params: theta, perTask: new Set(), numTasks: T }, feat3);
+  const pre = tf.sum(tf.mul(tf.squaredDifference(mu0, b.demoActions), b.demoWeight));
+  return tf.add(out, tf.mul(pre, opts.preImitation)) as tf.Scalar;
 }
 
 /**
@@ -204,8 +216,14 @@ export function metaLossLoop(
     const phi: Params = { ...theta };
     names.forEach((nm, k) => (phi[nm] = tf.sub(theta[nm], tf.mul(alpha[nm], g[k]))));
     const m = task.demos.actions.length / d;
-    const mu = policy.mean(phi, tf.tensor2d(task.demos.obs, [m, obsDim]));
-    total = tf.add(total, tf.div(tf.mean(tf.squaredDifference(mu, tf.tensor2d(task.demos.actions, [m, d]))), tasks.length));
+    const demoObs = tf.tensor2d(task.demos.obs, [m, obsDim]);
+    const demoActions = tf.tensor2d(task.demos.actions, [m, d]);
+    const mu = policy.mean(phi, demoObs);
+    total = tf.add(total, tf.div(tf.mean(tf.squaredDifference(mu, demoActions)), tasks.length));
+    if (opts.preImitation) {
+      const pre = tf.mean(tf.squaredDifference(policy.mean(theta, demoObs), demoActions));
+      total = tf.add(total, tf.mul(tf.div(pre, tasks.length), opts.preImitation));
+    }
   }
   return total;
 }

@@ -84,6 +84,8 @@ export interface MetaTrainConfig {
   tasksPerStep?: number;
   /** Upper bound on the inner step's importance weights (absent: none, as GMPS). */
   isClip?: number;
+  /** Weight of the pre-update imitation term (absent or 0: none, as GMPS); see MetaLossOptions. */
+  preImitation?: number;
   policy: PolicyConfig;
 }
 
@@ -295,6 +297,7 @@ function checkConfig(c: MetaTrainConfig): void {
   }
   if (!(c.lr > 0)) throw new Error(`lr must be > 0, got ${c.lr}`);
   if (!(c.expertNoise >= 0)) throw new Error(`expertNoise must be >= 0, got ${c.expertNoise}`);
+  if (c.preImitation !== undefined && !(c.preImitation >= 0)) throw new Error(`preImitation must be >= 0, got ${c.preImitation}`);
   if (c.isClip !== undefined && !(c.isClip >= 1)) throw new Error(`isClip must be >= 1 (it bounds the importance weights from above), got ${c.isClip}`);
 }
 
@@ -370,7 +373,12 @@ export function taskChunks(n: number, size: number, rng: Rng): number[][] {
 }
 
 function learnerOptions(c: MetaTrainConfig): GmpsLearnerOptions {
-  return { adam: { lr: c.lr }, frozen: c.learnStd === false ? ['logStd'] : [], ...(c.isClip !== undefined ? { isClip: c.isClip } : {}) };
+  return {
+    adam: { lr: c.lr },
+    frozen: c.learnStd === false ? ['logStd'] : [],
+    ...(c.isClip !== undefined ? { isClip: c.isClip } : {}),
+    ...(c.preImitation ? { preImitation: c.preImitation } : {}),
+  };
 }
 
 /** Runs (or resumes) meta-training. */

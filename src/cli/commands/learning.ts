@@ -163,6 +163,7 @@ interface MetaTrainCli {
   fixedStd?: boolean;
   tasksPerStep: string;
   isClip?: string;
+  preImitation?: string;
   policy: string;
   seed: string;
   dense?: boolean;
@@ -254,6 +255,7 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
     learnStd: !o.fixedStd,
     tasksPerStep: int('--tasks-per-step', o.tasksPerStep, 0),
     ...(o.isClip !== undefined ? { isClip: num('--is-clip', o.isClip) } : {}),
+    ...(o.preImitation !== undefined ? { preImitation: num('--pre-imitation', o.preImitation) } : {}),
   });
   config.policy = policy;
   const sacTasks = mt.drawTasks(config, (r) => probe.sampleTask(r)).tasks;
@@ -346,6 +348,7 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--init-std <s>', 'initial σ of the policy (GMPS: 1); the pre-update rollouts explore with it', '1')
     .option('--fixed-std', 'keep σ at --init-std instead of meta-training the log-std')
     .option('--is-clip <w>', 'upper bound on the inner step\'s importance weights (default: none, as GMPS); helps a small --init-std')
+    .option('--pre-imitation <b>', 'weight of a behaviour-cloning term on the unadapted policy (default: none, as GMPS); keeps the pre-update rollouts at the task-average behaviour')
     .option('--tasks-per-step <n>', 'tasks per Adam step (0: all, as GMPS); fewer bound the memory of the vision meta-gradient', '0')
     .option('--seed <n>', 'seed of task draws, initialisation and sampling', '0')
     .option('--dense', 'dense (shaped) reward variant')
