@@ -140,6 +140,11 @@ export interface PearlLosses {
   alphaValue: number;
 }
 
+/** The critics' input row (s, a, z): one layout for the TD target, the critic loss and the actor loss. */
+function criticInput(s: tf.Tensor2D, a: tf.Tensor2D, z: tf.Tensor2D): tf.Tensor2D {
+  return tf.concat([s, a, z], 1) as tf.Tensor2D;
+}
+
 export class Pearl {
   readonly name = 'pearl';
   readonly config: PearlConfig;
@@ -421,9 +426,8 @@ export class Pearl {
       };
       const alpha = tf.exp(this.logAlpha);
       const zBar = sampleZ().z; // value only: the actor and the target do not train the encoder
-      const xz2 = tf.concat([x2, zBar], 1) as tf.Tensor2D;
-      const next = this.policy(xz2, this.noise(n));
-      const xa2 = tf.concat([xz2, next.action], 1) as tf.Tensor2D;
+      const next = this.policy(tf.concat([x2, zBar], 1) as tf.Tensor2D, this.noise(n));
+      const xa2 = criticInput(x2, next.action, zBar);
       const qNext = tf.reshape(tf.minimum(this.q1Target.apply(xa2), this.q2Target.apply(xa2)), [n]);
       const y = tf.add(tf.mul(rt, c.rewardScale), tf.mul(c.gamma, tf.sub(qNext, tf.mul(alpha, next.logp))));
       let klValue = 0;
@@ -432,7 +436,7 @@ export class Pearl {
       const encVars = this.encoder.variables;
       const { value: criticLoss, grads } = tf.variableGrads(() => {
         const { z, kl } = sampleZ();
-        const xa = tf.concat([x, at, z], 1) as tf.Tensor2D;
+        const xa = criticInput(x, at, z);
         const e1 = tf.sub(tf.reshape(this.q1.apply(xa), [n]), y);
         const e2 = tf.sub(tf.reshape(this.q2.apply(xa), [n]), y);
         const klTerm = tf.mul(c.klWeight, kl);
@@ -448,7 +452,7 @@ export class Pearl {
         () => {
           const p = this.policy(xz, eps);
           logpNew = tf.keep(p.logp);
-          const xan = tf.concat([x, p.action, zBar], 1) as tf.Tensor2D;
+          const xan = criticInput(x, p.action, zBar);
           const q = tf.reshape(tf.minimum(this.q1.apply(xan), this.q2.apply(xan)), [n]);
           return tf.mean(tf.sub(tf.mul(tf.exp(this.logAlpha), p.logp), q)) as tf.Scalar;
         },
