@@ -10,8 +10,12 @@ import type { TaskParams } from '../sim/types.js';
 
 const goal = (x: number, y: number): TaskParams => ({ kind: 'point', goal: [x, y] });
 
+const RL2_TEST_ITERATIONS = 60;
+const RL2_TEST_CONFIG = { hidden: 32, trialsPerIteration: 8, episodesPerTrial: 2, optimizer: 'ppo' as const, lr: 3e-3, initLogStd: -0.5, seed: 1 };
+const RL2_TRPO_TEST_CONFIG = { hidden: 32, trialsPerIteration: 8, episodesPerTrial: 2, optimizer: 'trpo' as const, maxKl: 0.05, initLogStd: -0.5, seed: 1 };
+
 describe('baselines RL²', function () {
-  this.timeout(120000);
+  this.timeout(300000);
   before(async () => {
     await initBackend({ log: null });
   });
@@ -53,25 +57,30 @@ describe('baselines RL²', function () {
     assert.equal(checked, 2 * 9 + 3 * 9 + 9 + 6);
   });
 
-  it('learns the point goal: last-episode return of a trial rises over meta-training', async () => {
-    const envs = Array.from({ length: 4 }, () => new PointEnv({ horizon: 20 }));
-    const tasks = [goal(0.8, 0), goal(-0.8, 0)];
-    const { agent, history } = await trainRl2({ envs, tasks, iterations: RL2_TEST_ITERATIONS, config: RL2_TEST_CONFIG });
-    try {
-      const E = agent.config.episodesPerTrial;
-      const window = 10;
-      const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
-      const first = mean(history.slice(0, window).map((h) => h.returnsByEpisode[E - 1]));
-      const last = mean(history.slice(-window).map((h) => h.returnsByEpisode[E - 1]));
-      const evalRes = await evaluateRl2(agent, envs, [...tasks, ...tasks]);
-      console.log(`      RL²: env steps ${agent.envSteps}; last-episode return ${first.toFixed(2)} → ${last.toFixed(2)}; held-out trials by episode ${evalRes.returnsByEpisode.map((r) => r.toFixed(2)).join(', ')}`);
-      assert.equal(agent.envSteps, RL2_TEST_ITERATIONS * RL2_TEST_CONFIG.trialsPerIteration * E * 20);
-      assert.ok(last > first + 3, `last-episode return ${first.toFixed(2)} → ${last.toFixed(2)}`);
-    } finally {
-      agent.dispose();
-    }
-  });
+  for (const [name, config] of [
+    ['PPO', RL2_TEST_CONFIG],
+    // TRPO (the RL² paper's optimiser, and the default) with a looser KL bound than its 0.01 so that
+    // 60 iterations suffice
+    ['TRPO', RL2_TRPO_TEST_CONFIG],
+  ] as const) {
+    it(`learns the point goal with ${name}: last-episode return of a trial rises over meta-training`, async () => {
+      const envs = Array.from({ length: 4 }, () => new PointEnv({ horizon: 20 }));
+      const tasks = [goal(0.8, 0), goal(-0.8, 0)];
+      const { agent, history } = await trainRl2({ envs, tasks, iterations: RL2_TEST_ITERATIONS, config });
+      try {
+        const E = agent.config.episodesPerTrial;
+        const window = 10;
+        const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
+        const first = mean(history.slice(0, window).map((h) => h.returnsByEpisode[E - 1]));
+        const last = mean(history.slice(-window).map((h) => h.returnsByEpisode[E - 1]));
+        const evalRes = await evaluateRl2(agent, envs, [...tasks, ...tasks]);
+        assert.equal(agent.config.optimizer, name.toLowerCase());
+        console.log(`      RL² (${name}): env steps ${agent.envSteps}; last-episode return ${first.toFixed(2)} → ${last.toFixed(2)}; held-out trials by episode ${evalRes.returnsByEpisode.map((r) => r.toFixed(2)).join(', ')}`);
+        assert.equal(agent.envSteps, RL2_TEST_ITERATIONS * config.trialsPerIteration * E * 20);
+        assert.ok(last > first + 3, `last-episode return ${first.toFixed(2)} → ${last.toFixed(2)}`);
+      } finally {
+        agent.dispose();
+      }
+    });
+  }
 });
-
-const RL2_TEST_ITERATIONS = 60;
-const RL2_TEST_CONFIG = { hidden: 32, trialsPerIteration: 8, episodesPerTrial: 2, optimizer: 'ppo' as const, lr: 3e-3, initLogStd: -0.5, seed: 1 };
