@@ -251,6 +251,38 @@ describe('learning core: GMPS maths', function () {
       b.dispose();
     });
   });
+
+  it('preDemos: the pre-update imitation term imitates those rows (one exploration task) instead of the tasks\' D*', () => {
+    tf.tidy(() => {
+      const beta = 0.4;
+      const policy = createPolicy(smallMlp('mlp'));
+      const { params: theta0, stepSizes } = policy.init(8);
+      const theta = perturbed(theta0, 0.03, 5);
+      const tasks = makeTasks(policy, theta0, [[6, 4], [9, 3]], 4);
+      const b = prepareBatch(policy, tasks);
+      const { obsDim, actDim } = policy.config;
+      const m = 7;
+      const obs = tf.randomNormal([m, obsDim], 0, 1, 'float32', 11) as tf.Tensor2D;
+      const actions = tf.randomNormal([m, actDim], 0, 1, 'float32', 12) as tf.Tensor2D;
+      const preDemos = { obs, actions };
+      const value = (f: () => tf.Scalar) => f().dataSync()[0];
+      const plain = value(() => metaLoss(policy, theta, stepSizes, b));
+      // by hand: β · mean over rows and action dims of (μ_θ(s) − a)²
+      const mu = policy.mean(theta, obs).arraySync();
+      const a = actions.arraySync();
+      let sq = 0;
+      for (let r = 0; r < m; r++) for (let k = 0; k < actDim; k++) sq += (mu[r][k] - a[r][k]) ** 2;
+      const expected = plain + (beta * sq) / (m * actDim);
+      const batched = value(() => metaLoss(policy, theta, stepSizes, b, { preImitation: beta, preDemos }));
+      const loop = value(() => metaLossLoop(policy, theta, stepSizes, tasks, { preImitation: beta, preDemos }));
+      const taskAverage = value(() => metaLoss(policy, theta, stepSizes, b, { preImitation: beta }));
+      for (const got of [batched, loop]) assert.ok(Math.abs(got - expected) < 1e-5 * Math.max(1, expected), `L ${got} vs ${expected}`);
+      assert.ok(Math.abs(taskAverage - batched) > 1e-3, 'the exploration rows, not the tasks\' D*, are imitated');
+      // without β the rows are ignored
+      assert.equal(value(() => metaLoss(policy, theta, stepSizes, b, { preDemos })), plain);
+      b.dispose();
+    });
+  });
 });
 
 /**

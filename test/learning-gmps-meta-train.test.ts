@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import { adaptToTask } from '../src/learning/adapt.js';
 import { initBackend } from '../src/learning/backend.js';
 import { defaultMetaTrainConfig, explainBackendAbort, loadCheckpoint, metaTrain, taskChunks, type MetaTrainConfig } from '../src/learning/meta-train.js';
@@ -118,5 +119,68 @@ describe('GMPS meta-training (point task)', function () {
       disposeParams(ck.stepSizes);
       Object.values(ck.adamSlots).forEach((t) => t.dispose());
     }
+  });
+
+  it('a pre-update imitation task: its expert rollouts are counted and checkpointed, the unadapted policy heads for its goal, resuming is exact', async () => {
+    const explore = { kind: 'point' as const, goal: [0.9, 0.9] as [number, number] };
+    const base = { numTasks: 2, numHeldOut: 0, rolloutsPerTask: 3, iterations: 3, adamSteps: 15, evalEvery: 0, lr: 1e-2, preImitation: 5 };
+    const withTask = pointConfig({ ...base, preImitationTask: explore });
+    const full = await metaTrain({ config: withTask, sampler, outDir: path.join(dir, 'explore-full'), stopAfter: 3 });
+    full.dispose();
+    const plain = await metaTrain({ config: pointConfig(base), sampler, stopAfter: 3 });
+    // 2 tasks x 1 demo + the exploration task's 2 x 1 rollouts, 15 steps each
+    assert.equal(full.state.expertSamples, plain.state.expertSamples + 2 * 15);
+    const ck = await loadCheckpoint(path.join(dir, 'explore-full'));
+    assert.equal(ck.demos.length, 2);
+    assert.equal(ck.preDemos?.actions.length, 2 * 15 * 2, 'the exploration demonstrations are saved apart from D*');
+    // the unadapted mean at the start moves toward the exploration goal, not toward the task average
+    const startObs = tf.tensor2d([[0, 0]]);
+    const towardGoal = (params: Record<string, tf.Tensor>): number => {
+      const a = ck.policy.mean(params, startObs).dataSync();
+      return (a[0] * explore.goal[0] + a[1] * explore.goal[1]) / Math.hypot(...explore.goal) / Math.hypot(a[0], a[1]);
+    };
+    assert.ok(towardGoal(ck.params) > 0.9, `pre-update mean points at the exploration goal (cos ${towardGoal(ck.params).toFixed(3)})`);
+    assert.ok(towardGoal(plain.learner.params) < towardGoal(ck.params), 'without the task it does not');
+    plain.dispose();
+    const part = await metaTrain({ config: withTask, sampler, outDir: path.join(dir, 'explore-part'), stopAfter: 1 });
+    part.dispose();
+    const resumed = await metaTrain({ config: withTask, sampler, outDir: path.join(dir, 'explore-part'), resume: true, stopAfter: 3 });
+    resumed.dispose();
+    const again = await loadCheckpoint(path.join(dir, 'explore-part'));
+    for (const name of Object.keys(ck.params)) assert.deepEqual(again.params[name].dataSync(), ck.params[name].dataSync(), `θ ${name}`);
+    for (const c of [ck, again]) {
+      disposeParams(c.params);
+      disposeParams(c.stepSizes);
+      Object.values(c.adamSlots).forEach((t) => t.dispose());
+    }
+    startObs.dispose();
+  });
+
+  it('--init-from starts θ and α from a checkpoint, carries its tasks, samples and curve over and numbers iterations on', async () => {
+    const cfg = pointConfig({ numTasks: 2, numHeldOut: 1, rolloutsPerTask: 3, iterations: 2, adamSteps: 3, evalEvery: 2 });
+    const src = await metaTrain({ config: cfg, sampler, outDir: path.join(dir, 'init-src') });
+    const next = { ...cfg, numTasks: 5, iterations: 4, lr: 2e-3 };
+    // no iteration run: θ and α are the checkpoint's
+    const start = await metaTrain({ config: next, sampler, initFrom: path.join(dir, 'init-src'), stopAfter: 2 });
+    for (const [name, v] of Object.entries(start.learner.params)) assert.deepEqual(v.dataSync(), src.learner.params[name].dataSync(), `θ ${name}`);
+    for (const [name, v] of Object.entries(start.learner.stepSizes)) assert.deepEqual(v.dataSync(), src.learner.stepSizes[name].dataSync(), `α ${name}`);
+    start.dispose();
+    src.dispose();
+    const res = await metaTrain({ config: next, sampler, initFrom: path.join(dir, 'init-src'), outDir: path.join(dir, 'init-dst') });
+    res.dispose();
+    assert.deepEqual(res.state.tasks, src.state.tasks, 'the checkpoint\'s training tasks, not --tasks');
+    assert.deepEqual(res.state.heldOut, src.state.heldOut);
+    assert.deepEqual(res.state.iterations.map((l) => l.iteration), [0, 1, 2, 3]);
+    assert.deepEqual(res.state.curve.slice(0, src.state.curve.length), src.state.curve);
+    assert.deepEqual(res.state.curve.map((p) => p.iteration), [0, 2, 4]);
+    // the fresh D* (2 tasks x 1 demo x 15 steps) is counted on top of the checkpoint's samples
+    assert.equal(res.state.expertSamples, src.state.expertSamples + 2 * 15);
+    assert.ok(res.state.iterations[2].envSamples > src.state.envSamples + 2 * 15);
+    assert.equal(res.state.config.initFrom?.iteration, 2);
+    assert.equal(res.state.config.lr, 2e-3, 'the new run\'s own settings');
+    await assert.rejects(
+      metaTrain({ config: { ...next, iterations: 2 }, sampler, initFrom: path.join(dir, 'init-src') }),
+      /already run 2 iterations.*more than 2/,
+    );
   });
 });

@@ -136,6 +136,13 @@ export interface MetaLossOptions {
    * carry the target on both sides. Same per-task weighting as L_out.
    */
   preImitation?: number;
+  /**
+   * Demonstrations the pre-update imitation term uses instead of every task's D* (absent: D*):
+   * the expert of one exploration task, e.g. the door's widest target, so the unadapted policy
+   * sweeps the door through every target and its rollouts carry each target's reward peak.
+   * Tensors owned by the caller.
+   */
+  preDemos?: { obs: tf.Tensor2D; actions: tf.Tensor2D };
 }
 
 /** Names whose step sizes get a meta-gradient: φ's log-std never reaches the (mean-only) outer loss. */
@@ -176,8 +183,13 @@ export function metaLoss(policy: GmpsPolicy, theta: Params, alpha: Params, b: Pr
   const mu = headMeanPerTask(policy.head, { params: phi, perTask: new Set(names), numTasks: T }, feat3);
   const out = tf.sum(tf.mul(tf.squaredDifference(mu, b.demoActions), b.demoWeight)) as tf.Scalar;
   if (!opts.preImitation) return out;
-  const mu0 = headMeanPerTask(policy.head, { params: theta, perTask: new Set(), numTasks: T }, feat3);
-  const pre = tf.sum(tf.mul(tf.squaredDifference(mu0, b.demoActions), b.demoWeight));
+  let pre: tf.Tensor;
+  if (opts.preDemos) {
+    pre = tf.mean(tf.squaredDifference(policy.mean(theta, opts.preDemos.obs), opts.preDemos.actions));
+  } else {
+    const mu0 = headMeanPerTask(policy.head, { params: theta, perTask: new Set(), numTasks: T }, feat3);
+    pre = tf.sum(tf.mul(tf.squaredDifference(mu0, b.demoActions), b.demoWeight));
+  }
   return tf.add(out, tf.mul(pre, opts.preImitation)) as tf.Scalar;
 }
 
@@ -220,10 +232,14 @@ export function metaLossLoop(
     const demoActions = tf.tensor2d(task.demos.actions, [m, d]);
     const mu = policy.mean(phi, demoObs);
     total = tf.add(total, tf.div(tf.mean(tf.squaredDifference(mu, demoActions)), tasks.length));
-    if (opts.preImitation) {
+    if (opts.preImitation && !opts.preDemos) {
       const pre = tf.mean(tf.squaredDifference(policy.mean(theta, demoObs), demoActions));
       total = tf.add(total, tf.mul(tf.div(pre, tasks.length), opts.preImitation));
     }
+  }
+  if (opts.preImitation && opts.preDemos) {
+    const pre = tf.mean(tf.squaredDifference(policy.mean(theta, opts.preDemos.obs), opts.preDemos.actions));
+    total = tf.add(total, tf.mul(pre, opts.preImitation));
   }
   return total;
 }

@@ -86,6 +86,15 @@ export interface MetaTrainConfig {
   isClip?: number;
   /** Weight of the pre-update imitation term (absent or 0: none, as GMPS); see MetaLossOptions. */
   preImitation?: number;
+  /**
+   * The task whose expert the pre-update imitation term imitates (absent: every training task's
+   * own D*, i.e. the task-average behaviour). For the door, the widest target: the unadapted policy
+   * then opens the door through every target, so each task's pre-update rollouts pass its reward
+   * peak. Needs an expert that acts (scripted or SAC); its rollouts count as expert samples.
+   */
+  preImitationTask?: TaskParams;
+  /** Where θ and α started when not from the policy's initialiser: a checkpoint (`--init-from`). */
+  initFrom?: { checkpoint: string; iteration: number; envSamples: number };
   policy: PolicyConfig;
 }
 
@@ -252,6 +261,12 @@ export interface MetaTrainOptions {
   outDir?: string;
   /** Continue from the checkpoint in `outDir`. */
   resume?: boolean;
+  /**
+   * Start θ and α from this checkpoint (an exported one will do): its policy, training and held-out
+   * tasks, sample count and curve carry over; D* is collected afresh and Adam starts from zero.
+   * `config.iterations` counts from the checkpoint's first iteration, as if the run had gone on.
+   */
+  initFrom?: string;
   /** Stop after this iteration count in this call (for tests of resuming); default all. */
   stopAfter?: number;
   onIteration?: (log: IterationLog, state: TrainState) => void;
@@ -298,6 +313,10 @@ function checkConfig(c: MetaTrainConfig): void {
   if (!(c.lr > 0)) throw new Error(`lr must be > 0, got ${c.lr}`);
   if (!(c.expertNoise >= 0)) throw new Error(`expertNoise must be >= 0, got ${c.expertNoise}`);
   if (c.preImitation !== undefined && !(c.preImitation >= 0)) throw new Error(`preImitation must be >= 0, got ${c.preImitation}`);
+  if (c.preImitationTask && !c.preImitation) throw new Error('preImitationTask is the task the pre-update imitation term imitates: set preImitation > 0 too');
+  if (c.preImitationTask && c.preImitationTask.kind !== c.task) {
+    throw new Error(`preImitationTask is a '${c.preImitationTask.kind}' task; meta-training runs '${c.task}' tasks`);
+  }
   if (c.isClip !== undefined && !(c.isClip >= 1)) throw new Error(`isClip must be >= 1 (it bounds the importance weights from above), got ${c.isClip}`);
 }
 
@@ -390,12 +409,14 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
   let state: TrainState;
   let learner: GmpsLearner;
   let demos: TaskDemos[];
+  let preDemos: TaskDemos | undefined;
   let policy: GmpsPolicy;
+  if (opts.resume && opts.initFrom) throw new Error('resume continues the run in outDir; initFrom starts a new one: give one of them');
   if (opts.resume) {
     if (!opts.outDir) throw new Error('resume needs the checkpoint directory');
     const ck = await loadCheckpoint(opts.outDir);
     const slots = Object.keys(ck.adamSlots).length;
-    if (ck.demos.length !== ck.state.tasks.length || slots === 0) {
+    if (ck.demos.length !== ck.state.tasks.length || slots === 0 || (ck.state.config.preImitationTask && !ck.preDemos)) {
       disposeParams(ck.params);
       disposeParams(ck.stepSizes);
       for (const t of Object.values(ck.adamSlots)) t.dispose();
@@ -408,6 +429,7 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
     c = { ...ck.state.config, iterations: Math.max(c.iterations, ck.state.config.iterations) };
     state = { ...ck.state, config: c };
     policy = ck.policy;
+    preDemos = ck.preDemos;
     learner = new GmpsLearner(policy, { params: ck.params, stepSizes: ck.stepSizes }, learnerOptions(c));
     learner.adam.restore(ck.adamStep, ck.adamSlots);
     demos = ck.demos;
@@ -415,40 +437,75 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
     disposeParams(ck.stepSizes);
     for (const t of Object.values(ck.adamSlots)) t.dispose();
   } else {
-    policy = createPolicy(c.policy);
-    const init = policy.init(c.seed);
-    learner = new GmpsLearner(policy, init, learnerOptions(c));
-    disposeParams(init.params);
-    disposeParams(init.stepSizes);
-    const { createEnvFromSpec } = await import('./worker/spec.js');
-    const probe = await createEnvFromSpec(envSpecOf(c), 0);
+    const from = opts.initFrom ? await loadCheckpoint(opts.initFrom) : undefined;
+    if (from) {
+      try {
+        c = initFromConfig(c, from.state, opts.initFrom!);
+      } catch (err) {
+        disposeParams(from.params);
+        disposeParams(from.stepSizes);
+        for (const t of Object.values(from.adamSlots)) t.dispose();
+        throw err;
+      }
+      policy = from.policy;
+      learner = new GmpsLearner(policy, { params: from.params, stepSizes: from.stepSizes }, learnerOptions(c));
+      disposeParams(from.params);
+      disposeParams(from.stepSizes);
+      for (const t of Object.values(from.adamSlots)) t.dispose();
+    } else {
+      policy = createPolicy(c.policy);
+      const init = policy.init(c.seed);
+      learner = new GmpsLearner(policy, init, learnerOptions(c));
+      disposeParams(init.params);
+      disposeParams(init.stepSizes);
+    }
     let drawn: { tasks: TaskParams[]; heldOut: TaskParams[] };
-    try {
-      drawn = drawTasks(c, (r) => probe.sampleTask(r));
-    } finally {
-      probe.close();
+    if (from) {
+      drawn = { tasks: from.state.tasks, heldOut: from.state.heldOut };
+    } else {
+      const { createEnvFromSpec } = await import('./worker/spec.js');
+      const probe = await createEnvFromSpec(envSpecOf(c), 0);
+      try {
+        drawn = drawTasks(c, (r) => probe.sampleTask(r));
+      } finally {
+        probe.close();
+      }
     }
     const { heldOut } = drawn;
     // Recorded demonstrations fix the training tasks: the ones they were recorded on.
-    const tasks = opts.expert?.kind === 'demos' ? opts.expert.source.tasks().slice(0, c.numTasks) : drawn.tasks;
+    const tasks = opts.expert?.kind === 'demos' && !from ? opts.expert.source.tasks().slice(0, c.numTasks) : drawn.tasks;
     if (tasks.length === 0) throw new Error('the demonstration source holds no tasks');
     if (opts.expert?.kind === 'demos') checkDemonstrations(opts.expert.source, c, sampler.info.stateDim);
     const expertTrajs = await collectExpertData(opts.expert ?? { kind: 'scripted' }, sampler, tasks, c);
-    const expertSamples = steps(expertTrajs);
+    let expertSamples = steps(expertTrajs);
     demos = expertTrajs.map((trajs) => toTaskDemos(trajs, c.obsMode, trajs[0]?.expertActions ? 'expert' : 'actions'));
+    if (c.preImitationTask) {
+      if (opts.expert?.kind === 'demos') {
+        throw new Error('preImitationTask needs an expert that acts on that task (scripted or SAC), not recorded demonstrations');
+      }
+      // As many expert rollouts as the initial D* of all training tasks together.
+      const explore = await collectExpertData(opts.expert ?? { kind: 'scripted' }, sampler, [c.preImitationTask], {
+        ...c,
+        demosPerTask: c.demosPerTask * tasks.length,
+      });
+      expertSamples += steps(explore);
+      preDemos = toTaskDemos(explore[0], c.obsMode, explore[0][0]?.expertActions ? 'expert' : 'actions');
+    }
     state = {
       config: c,
-      iteration: 0,
-      envSamples: expertSamples,
-      expertSamples,
+      iteration: from?.state.iteration ?? 0,
+      envSamples: (from?.state.envSamples ?? 0) + expertSamples,
+      expertSamples: (from?.state.expertSamples ?? 0) + expertSamples,
       expertReturn: mean(expertTrajs.map(meanReturn)),
       expertSuccess: mean(expertTrajs.map(successRate)),
       tasks,
       heldOut,
-      iterations: [],
-      curve: [],
+      iterations: [...(from?.state.iterations ?? [])],
+      curve: [...(from?.state.curve ?? [])],
     };
   }
+  const preDemoTensors = preDemos ? demoTensors(preDemos, c.policy.obsDim, c.policy.actDim) : undefined;
+  if (preDemoTensors) learner.opts.preDemos = preDemoTensors;
   const daggerExpert: Expert | undefined = !c.dagger
     ? undefined
     : opts.expert?.kind === 'agent'
@@ -462,7 +519,9 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
   const stop = Math.min(c.iterations, opts.stopAfter ?? c.iterations);
   for (let itr = state.iteration; itr < stop; itr++) {
     const rng = rngFor(c.seed, `itr-${itr}`);
-    const isEval = c.evalEvery > 0 && itr % c.evalEvery === 0;
+    // θ evaluated at this iteration already (the final evaluation of the run resumed or started
+    // from): not again.
+    const isEval = c.evalEvery > 0 && itr % c.evalEvery === 0 && state.curve.at(-1)?.iteration !== itr;
     let trainTrajs: Trajectory[][];
     let adaptedForDagger: Params[] | undefined;
     if (isEval) {
@@ -545,7 +604,7 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
     state.iterations.push(log);
     state.iteration = itr + 1;
     opts.onIteration?.(log, state);
-    if (opts.outDir) await saveCheckpoint(opts.outDir, state, learner, demos);
+    if (opts.outDir) await saveCheckpoint(opts.outDir, state, learner, demos, preDemos);
   }
   if (state.iteration >= c.iterations && c.evalEvery >= 0 && state.curve.at(-1)?.iteration !== c.iterations) {
     // Final evaluation of the trained θ.
@@ -563,10 +622,49 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
     }
     state.curve.push(point);
     opts.onEval?.(point);
-    if (opts.outDir) await saveCheckpoint(opts.outDir, state, learner, demos);
+    if (opts.outDir) await saveCheckpoint(opts.outDir, state, learner, demos, preDemos);
   }
   if (opts.outDir) await writeCurve(opts.outDir, state);
-  return { state, policy, learner, demos, dispose: () => learner.dispose() };
+  return {
+    state,
+    policy,
+    learner,
+    demos,
+    dispose: () => {
+      learner.dispose();
+      if (preDemoTensors) {
+        preDemoTensors.obs.dispose();
+        preDemoTensors.actions.dispose();
+      }
+    },
+  };
+}
+
+function demoTensors(d: TaskDemos, obsDim: number, actDim: number): { obs: tf.Tensor2D; actions: tf.Tensor2D } {
+  const m = d.actions.length / actDim;
+  return { obs: tf.tensor2d(d.obs, [m, obsDim]), actions: tf.tensor2d(d.actions, [m, actDim]) };
+}
+
+/**
+ * The config of a run that starts from checkpoint `from`: the checkpoint's policy, task, env and
+ * task counts (θ and the tasks must fit them); everything else (σ handling, Adam, DAgger,
+ * imitation terms, iterations) from `c`.
+ */
+function initFromConfig(c: MetaTrainConfig, from: TrainState, where: string): MetaTrainConfig {
+  const f = from.config;
+  if (f.task !== c.task) throw new Error(`--init-from ${where} was meta-trained on '${f.task}' tasks, this run is '${c.task}'`);
+  if (f.obsMode !== c.obsMode) throw new Error(`--init-from ${where} holds a ${f.obsMode} policy, this run trains a ${c.obsMode} one`);
+  if (c.iterations <= from.iteration) {
+    throw new Error(`--init-from ${where} has already run ${from.iteration} iterations: --iterations counts from its start, so give more than ${from.iteration}`);
+  }
+  return {
+    ...c,
+    envOptions: f.envOptions,
+    policy: f.policy,
+    numTasks: from.tasks.length,
+    numHeldOut: from.heldOut.length,
+    initFrom: { checkpoint: where, iteration: from.iteration, envSamples: from.envSamples },
+  };
 }
 
 function meanStepSize(learner: GmpsLearner): number {
@@ -624,7 +722,18 @@ interface LegacyCheckpointJson {
 /** What meta-training keeps in model.json's `gmps.extra`. */
 type MetaTrainExtra = { task: TaskKind; trainState: TrainState; numDemoTasks: number };
 
-export async function saveCheckpoint(dir: string, state: TrainState, learner: GmpsLearner, demos: readonly TaskDemos[]): Promise<void> {
+/**
+ * Writes a meta-training checkpoint. The pre-update imitation task's demonstrations (`preDemos`),
+ * when the run has them, are stored after the training tasks' D* (demos/<T>/...).
+ */
+export async function saveCheckpoint(
+  dir: string,
+  state: TrainState,
+  learner: GmpsLearner,
+  taskDemos: readonly TaskDemos[],
+  preDemos?: TaskDemos,
+): Promise<void> {
+  const demos = preDemos ? [...taskDemos, preDemos] : taskDemos;
   const d = state.config.policy.actDim;
   const o = state.config.policy.obsDim;
   const vision = state.config.obsMode === 'vision' ? state.config.policy.vision : undefined;
@@ -699,6 +808,8 @@ export interface LoadedCheckpoint {
   adamStep: number;
   adamSlots: Record<string, tf.Tensor>;
   demos: TaskDemos[];
+  /** The pre-update imitation task's demonstrations (config.preImitationTask), when saved. */
+  preDemos?: TaskDemos;
 }
 
 /**
@@ -789,7 +900,18 @@ export async function loadCheckpoint(where: string): Promise<LoadedCheckpoint> {
     throw err;
   }
   Object.values(ck.extraWeights).forEach((t) => t.dispose());
-  return { state, policy: ck.policy, params: ck.params, stepSizes: ck.stepSizes, adamStep: ck.meta.adam.step, adamSlots: ck.adamSlots, demos };
+  // A run with a pre-update imitation task stores its demonstrations after the tasks' D*.
+  const preDemos = state.config.preImitationTask && demos.length === state.tasks.length + 1 ? demos.pop() : undefined;
+  return {
+    state,
+    policy: ck.policy,
+    params: ck.params,
+    stepSizes: ck.stepSizes,
+    adamStep: ck.meta.adam.step,
+    adamSlots: ck.adamSlots,
+    demos,
+    ...(preDemos ? { preDemos } : {}),
+  };
 }
 
 type DemoPart = { data: Float32Array; cols: number };

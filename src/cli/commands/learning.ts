@@ -68,6 +68,12 @@ async function progressBar(total: number, label: string, enabled: boolean) {
   return { update: (v: number, p?: Record<string, unknown>) => bar.update(v, p), stop: () => bar.stop() };
 }
 
+/** `--pre-imitation-target`: a door angle in degrees, or a push/point goal x,y. */
+function preImitationTask(task: Task, value: string): TaskParams {
+  const t = task === 'door' ? targetTask(task, { targetDeg: value }) : targetTask(task, { goal: value });
+  return t!;
+}
+
 function targetTask(task: Task, opts: { targetDeg?: string; goal?: string }): TaskParams | undefined {
   if (opts.targetDeg !== undefined) {
     if (task !== 'door') throw new CliError('--target-deg applies to --task door only');
@@ -164,6 +170,8 @@ interface MetaTrainCli {
   tasksPerStep: string;
   isClip?: string;
   preImitation?: string;
+  preImitationTarget?: string;
+  initFrom?: string;
   policy: string;
   seed: string;
   dense?: boolean;
@@ -256,13 +264,20 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
     tasksPerStep: int('--tasks-per-step', o.tasksPerStep, 0),
     ...(o.isClip !== undefined ? { isClip: num('--is-clip', o.isClip) } : {}),
     ...(o.preImitation !== undefined ? { preImitation: num('--pre-imitation', o.preImitation) } : {}),
+    ...(o.preImitationTarget !== undefined ? { preImitationTask: preImitationTask(task, o.preImitationTarget) } : {}),
   });
+  if (config.preImitationTask && !config.preImitation) throw new CliError('--pre-imitation-target names what the pre-update imitation term imitates: give --pre-imitation B (> 0) too');
+  if (o.initFrom && o.resume) throw new CliError('--resume continues the run in --out; --init-from starts a new run from a checkpoint: give one of them');
+  if (o.initFrom && path.resolve(o.initFrom.endsWith('.json') ? path.dirname(o.initFrom) : o.initFrom) === path.resolve(out)) {
+    throw new CliError('--init-from must differ from --out (the new run writes its checkpoints there); to continue a run use --resume');
+  }
   config.policy = policy;
   const sacTasks = mt.drawTasks(config, (r) => probe.sampleTask(r)).tasks;
   probe.close();
   // Resuming: the checkpoint's config wins, so its task and env options (the camera of a vision
   // run) make the sampler, whatever --task / --policy / --dense say.
-  const run = o.resume ? await checkpointEnv(out, '--resume') : { task, env: envOptions, seed };
+  // Starting from a checkpoint: its env options (dense reward, camera) as well.
+  const run = o.resume ? await checkpointEnv(out, '--resume') : o.initFrom ? { ...(await checkpointEnv(o.initFrom, '--init-from')), seed } : { task, env: envOptions, seed };
   const sampler = await openSampler(run.task, run.env, run.seed, o);
   const bar = await progressBar(config.iterations, 'meta-train', true);
   const t0 = Date.now();
@@ -280,6 +295,7 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
       expert,
       outDir: out,
       resume: !!o.resume,
+      ...(o.initFrom ? { initFrom: o.initFrom } : {}),
       onIteration: (log, st) => bar.update(st.iteration, { status: `loss ${log.lossLast.toFixed(4)} pre ${fmt(log.preReturn)}` }),
       onEval: (p) => {
         if (!o.json && !process.stderr.isTTY) {
@@ -349,6 +365,8 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--fixed-std', 'keep σ at --init-std instead of meta-training the log-std')
     .option('--is-clip <w>', 'upper bound on the inner step\'s importance weights (default: none, as GMPS); helps a small --init-std')
     .option('--pre-imitation <b>', 'weight of a behaviour-cloning term on the unadapted policy (default: none, as GMPS); keeps the pre-update rollouts at the task-average behaviour')
+    .option('--pre-imitation-target <deg|x,y>', 'the task whose expert the --pre-imitation term imitates instead of every task\'s (a door angle in degrees, a push/point goal x,y); the door\'s widest target (60) makes the pre-update rollouts open the door through every target')
+    .option('--init-from <checkpoint>', 'start θ and α from a checkpoint (an exported one will do): its policy and tasks carry over, D* is collected afresh, Adam starts from zero; --iterations counts from its first iteration')
     .option('--tasks-per-step <n>', 'tasks per Adam step (0: all, as GMPS); fewer bound the memory of the vision meta-gradient', '0')
     .option('--seed <n>', 'seed of task draws, initialisation and sampling', '0')
     .option('--dense', 'dense (shaped) reward variant')
