@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -101,6 +101,9 @@ describe('GMPS meta-training (point task)', function () {
     const part = await metaTrain({ config: tiny, sampler, outDir: path.join(dir, 'part'), stopAfter: 2 });
     part.dispose();
     assert.equal(part.state.iteration, 2);
+    // stopped before its end, the run still has its curve up to the last evaluation (iteration 0)
+    const partCurve = JSON.parse(await readFile(path.join(dir, 'part', 'curve.json'), 'utf8')) as { curve: { iteration: number }[] };
+    assert.deepEqual(partCurve.curve.map((p) => p.iteration), [0]);
     const resumed = await metaTrain({ config: tiny, sampler, outDir: path.join(dir, 'part'), resume: true });
     resumed.dispose();
     assert.deepEqual(resumed.state.curve, full.state.curve);

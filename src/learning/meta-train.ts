@@ -604,7 +604,11 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
     state.iterations.push(log);
     state.iteration = itr + 1;
     opts.onIteration?.(log, state);
-    if (opts.outDir) await saveCheckpoint(opts.outDir, state, learner, demos, preDemos);
+    if (opts.outDir) {
+      await saveCheckpoint(opts.outDir, state, learner, demos, preDemos);
+      // A run stopped by hand still leaves its curve up to the last evaluation.
+      if (isEval) await writeCurve(opts.outDir, state);
+    }
   }
   if (state.iteration >= c.iterations && c.evalEvery >= 0 && state.curve.at(-1)?.iteration !== c.iterations) {
     // Final evaluation of the trained θ.
