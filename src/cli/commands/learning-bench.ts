@@ -64,6 +64,7 @@ interface MetaStepOptions {
   loop: boolean;
   loopRepeats: string;
   stockLoop: boolean;
+  torch?: boolean;
   backend?: string;
   json?: boolean;
 }
@@ -152,7 +153,51 @@ export async function benchMetaStep(o: MetaStepOptions): Promise<Record<string, 
   }
   batch.dispose();
   learner.dispose();
+  if (o.torch) {
+    const t = await torchMetaStep({ tasks: T, samples: n, demos: m, obsDim, repeats });
+    result.torch_ms_per_step = t.ms_per_step;
+    result.torch_threads = t.threads;
+    result.torch_version = t.torch_version;
+    result.speedup_vs_torch = t.ms_per_step / median(batched);
+  }
   return result;
+}
+
+/**
+ * The same meta-step in plain PyTorch (src/learning/reference/meta_step_torch.py, a loop over
+ * tasks with create_graph), run by python3 in this process's benchmark so the ratio is of one run.
+ */
+async function torchMetaStep(a: { tasks: number; samples: number; demos: number; obsDim: number; repeats: number }): Promise<{ ms_per_step: number; threads: number; torch_version: string }> {
+  const { execFile } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const path = await import('node:path');
+  const { existsSync } = await import('node:fs');
+  // From src/cli/commands (tsx) or dist/src/cli/commands (built): the script stays in src/.
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const candidates = [path.resolve(here, '../../learning/reference/meta_step_torch.py'), path.resolve(here, '../../../../src/learning/reference/meta_step_torch.py')];
+  const script = candidates.find((p) => existsSync(p));
+  if (!script) throw new CliError(`--torch: the PyTorch reference script is missing (looked in ${candidates.join(', ')})`);
+  const args = [script, `tasks=${a.tasks}`, `samples=${a.samples}`, `demos=${a.demos}`, `obs_dim=${a.obsDim}`, `repeats=${a.repeats}`];
+  // GMPS_PYTHON, else python3 on the PATH, else Debian's (python3-torch installs for /usr/bin/python3).
+  const pythons = process.env.GMPS_PYTHON ? [process.env.GMPS_PYTHON] : ['python3', '/usr/bin/python3'];
+  const run = (python: string): Promise<{ stdout: string } | { noTorch: true }> =>
+    new Promise((resolve, reject) => {
+      execFile(python, args, { maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+        if (!err) resolve({ stdout });
+        else if (/No module named 'torch'/.test(stderr) || (err as NodeJS.ErrnoException).code === 'ENOENT') resolve({ noTorch: true });
+        else reject(new CliError(`--torch: ${python} ${script} failed: ${stderr.trim() || err.message}`));
+      });
+    });
+  let out: string | undefined;
+  for (const python of pythons) {
+    const r = await run(python);
+    if ('stdout' in r) {
+      out = r.stdout;
+      break;
+    }
+  }
+  if (out === undefined) throw new CliError(`--torch needs PyTorch for python3 (tried ${pythons.join(', ')}; Debian: apt-get install python3-torch, or set GMPS_PYTHON)`);
+  return JSON.parse(out.trim().split('\n').at(-1)!) as { ms_per_step: number; threads: number; torch_version: string };
 }
 
 interface PolicyBenchOptions {
@@ -202,6 +247,7 @@ export function registerLearningBench(_program: Command, bench: Command): void {
     .option('--no-loop', 'skip timing the naive per-task loop')
     .option('--loop-repeats <n>', 'timed naive-loop steps', '1')
     .option('--no-stock-loop', "skip timing the naive loop on tfjs-wasm's stock BatchMatMul kernel")
+    .option('--torch', 'also time the same step in plain PyTorch (python3 + python3-torch) and report speedup_vs_torch')
     .option('--backend <name>', 'auto | node-gpu | node | wasm | cpu (default: env GMPS_BACKEND or auto)')
     .option('--json', 'print one JSON object')
     .action(async (opts: MetaStepOptions) => print(await benchMetaStep(opts), opts.json));
