@@ -10,8 +10,7 @@ import { McapRecorder } from '../src/data/mcap-writer.js';
 import { planLaunch } from '../src/graph/launch/plan.js';
 import { runLaunchPlan } from '../src/graph/launch/run.js';
 import { initBackend } from '../src/learning/backend.js';
-import { loadCheckpoint } from '../src/learning/meta-train.js';
-import { disposeParams } from '../src/learning/policy/index.js';
+import { disposeLoaded, loadCheckpoint } from '../src/learning/meta-train.js';
 import { toTaskDemos } from '../src/learning/trajectory.js';
 import { quietRuntime, type Logged } from './helpers/nodes-graph.js';
 
@@ -85,9 +84,7 @@ describe('gmps meta-train --demos DIR (recorded MCAP demonstrations)', function 
       assert.deepEqual(ck.demos[0]!.actions, expected.actions, 'D* actions are the recorded cmd_ee commands');
       assert.deepEqual(ck.demos[0]!.obs, expected.obs, 'D* observations are the recorded frames + hand poses');
     } finally {
-      disposeParams(ck.params);
-      disposeParams(ck.stepSizes);
-      for (const t of Object.values(ck.adamSlots)) t.dispose();
+      disposeLoaded(ck);
     }
     const json = JSON.parse(await readFile(join(out, 'model.json'), 'utf8'));
     assert.equal(json.gmps.extra.trainState.iterations[0].demoRows, 2 * STEPS);

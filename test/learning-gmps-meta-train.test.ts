@@ -7,9 +7,8 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { adaptToTask } from '../src/learning/adapt.js';
 import { initBackend } from '../src/learning/backend.js';
-import { defaultMetaTrainConfig, explainBackendAbort, loadCheckpoint, metaTrain, taskChunks, type MetaTrainConfig } from '../src/learning/meta-train.js';
+import { defaultMetaTrainConfig, disposeLoaded, explainBackendAbort, loadCheckpoint, metaTrain, taskChunks, type MetaTrainConfig } from '../src/learning/meta-train.js';
 import { Rng } from '../src/learning/rng.js';
-import { disposeParams } from '../src/learning/policy/index.js';
 import { createLocalSampler, type Sampler } from '../src/learning/sampler.js';
 
 const ENV = { horizon: 15, maxStep: 0.2 };
@@ -117,11 +116,7 @@ describe('GMPS meta-training (point task)', function () {
     // DAgger grew D* the same way in both runs.
     assert.deepEqual(b.demos.map((d) => d.actions.length), a.demos.map((d) => d.actions.length));
     assert.ok(a.demos[0].actions.length > 15 * 2, 'DAgger aggregated relabelled states into D*');
-    for (const ck of [a, b]) {
-      disposeParams(ck.params);
-      disposeParams(ck.stepSizes);
-      Object.values(ck.adamSlots).forEach((t) => t.dispose());
-    }
+    [a, b].forEach(disposeLoaded);
   });
 
   it('a pre-update imitation task: its expert rollouts are counted and checkpointed, the unadapted policy heads for its goal, resuming is exact', async () => {
@@ -151,11 +146,7 @@ describe('GMPS meta-training (point task)', function () {
     resumed.dispose();
     const again = await loadCheckpoint(path.join(dir, 'explore-part'));
     for (const name of Object.keys(ck.params)) assert.deepEqual(again.params[name].dataSync(), ck.params[name].dataSync(), `θ ${name}`);
-    for (const c of [ck, again]) {
-      disposeParams(c.params);
-      disposeParams(c.stepSizes);
-      Object.values(c.adamSlots).forEach((t) => t.dispose());
-    }
+    [ck, again].forEach(disposeLoaded);
     startObs.dispose();
   });
 

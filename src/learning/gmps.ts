@@ -159,6 +159,11 @@ function adaptPerTask(theta: Params, alpha: Params, grads: Record<string, tf.Ten
   return phi;
 }
 
+/** Mean squared error of the policy's mean on demonstration rows (over rows and action dims). */
+function imitationLoss(policy: GmpsPolicy, theta: Params, demos: { obs: tf.Tensor2D; actions: tf.Tensor2D }): tf.Scalar {
+  return tf.mean(tf.squaredDifference(policy.mean(theta, demos.obs), demos.actions)) as tf.Scalar;
+}
+
 /** The GMPS outer loss L_out(θ, α) over all tasks of a prepared batch (batched graph). */
 export function metaLoss(policy: GmpsPolicy, theta: Params, alpha: Params, b: PreparedBatch, opts: MetaLossOptions = {}): tf.Scalar {
   const names = outerAdaptable(policy);
@@ -185,7 +190,7 @@ export function metaLoss(policy: GmpsPolicy, theta: Params, alpha: Params, b: Pr
   if (!opts.preImitation) return out;
   let pre: tf.Tensor;
   if (opts.preDemos) {
-    pre = tf.mean(tf.squaredDifference(policy.mean(theta, opts.preDemos.obs), opts.preDemos.actions));
+    pre = imitationLoss(policy, theta, opts.preDemos);
   } else {
     const mu0 = headMeanPerTask(policy.head, { params: theta, perTask: new Set(), numTasks: T }, feat3);
     pre = tf.sum(tf.mul(tf.squaredDifference(mu0, b.demoActions), b.demoWeight));
@@ -237,10 +242,7 @@ export function metaLossLoop(
       total = tf.add(total, tf.mul(tf.div(pre, tasks.length), opts.preImitation));
     }
   }
-  if (opts.preImitation && opts.preDemos) {
-    const pre = tf.mean(tf.squaredDifference(policy.mean(theta, opts.preDemos.obs), opts.preDemos.actions));
-    total = tf.add(total, tf.mul(pre, opts.preImitation));
-  }
+  if (opts.preImitation && opts.preDemos) total = tf.add(total, tf.mul(imitationLoss(policy, theta, opts.preDemos), opts.preImitation));
   return total;
 }
 

@@ -417,9 +417,7 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
     const ck = await loadCheckpoint(opts.outDir);
     const slots = Object.keys(ck.adamSlots).length;
     if (ck.demos.length !== ck.state.tasks.length || slots === 0 || (ck.state.config.preImitationTask && !ck.preDemos)) {
-      disposeParams(ck.params);
-      disposeParams(ck.stepSizes);
-      for (const t of Object.values(ck.adamSlots)) t.dispose();
+      disposeLoaded(ck);
       throw new Error(
         `${opts.outDir} holds ${ck.demos.length} demonstration sets for ${ck.state.tasks.length} tasks and ` +
           `${slots ? 'its' : 'no'} Adam state: it was exported for adaptation and evaluation ` +
@@ -433,25 +431,19 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
     learner = new GmpsLearner(policy, { params: ck.params, stepSizes: ck.stepSizes }, learnerOptions(c));
     learner.adam.restore(ck.adamStep, ck.adamSlots);
     demos = ck.demos;
-    disposeParams(ck.params);
-    disposeParams(ck.stepSizes);
-    for (const t of Object.values(ck.adamSlots)) t.dispose();
+    disposeLoaded(ck);
   } else {
     const from = opts.initFrom ? await loadCheckpoint(opts.initFrom) : undefined;
     if (from) {
       try {
         c = initFromConfig(c, from.state, opts.initFrom!);
       } catch (err) {
-        disposeParams(from.params);
-        disposeParams(from.stepSizes);
-        for (const t of Object.values(from.adamSlots)) t.dispose();
+        disposeLoaded(from);
         throw err;
       }
       policy = from.policy;
       learner = new GmpsLearner(policy, { params: from.params, stepSizes: from.stepSizes }, learnerOptions(c));
-      disposeParams(from.params);
-      disposeParams(from.stepSizes);
-      for (const t of Object.values(from.adamSlots)) t.dispose();
+      disposeLoaded(from);
     } else {
       policy = createPolicy(c.policy);
       const init = policy.init(c.seed);
@@ -478,7 +470,7 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
     if (opts.expert?.kind === 'demos') checkDemonstrations(opts.expert.source, c, sampler.info.stateDim);
     const expertTrajs = await collectExpertData(opts.expert ?? { kind: 'scripted' }, sampler, tasks, c);
     let expertSamples = steps(expertTrajs);
-    demos = expertTrajs.map((trajs) => toTaskDemos(trajs, c.obsMode, trajs[0]?.expertActions ? 'expert' : 'actions'));
+    demos = expertTrajs.map((trajs) => expertDemos(trajs, c.obsMode));
     if (c.preImitationTask) {
       if (opts.expert?.kind === 'demos') {
         throw new Error('preImitationTask needs an expert that acts on that task (scripted or SAC), not recorded demonstrations');
@@ -489,7 +481,7 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
         demosPerTask: c.demosPerTask * tasks.length,
       });
       expertSamples += steps(explore);
-      preDemos = toTaskDemos(explore[0], c.obsMode, explore[0][0]?.expertActions ? 'expert' : 'actions');
+      preDemos = expertDemos(explore[0], c.obsMode);
     }
     state = {
       config: c,
@@ -642,6 +634,11 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
       }
     },
   };
+}
+
+/** D* rows of expert rollouts: the expert's labels where the rollouts carry them, else the actions taken. */
+function expertDemos(trajs: Trajectory[], mode: ObsMode): TaskDemos {
+  return toTaskDemos(trajs, mode, trajs[0]?.expertActions ? 'expert' : 'actions');
 }
 
 function demoTensors(d: TaskDemos, obsDim: number, actDim: number): { obs: tf.Tensor2D; actions: tf.Tensor2D } {
@@ -802,6 +799,13 @@ export async function exportCheckpoint(from: string, to: string): Promise<string
     if (existsSync(path.join(srcDir, f))) await copyFile(path.join(srcDir, f), path.join(to, f));
   }
   return path.join(to, MODEL_JSON);
+}
+
+/** Frees the tensors a loaded checkpoint holds (θ, α, Adam slots) once they have been copied or are not needed. */
+export function disposeLoaded(ck: Pick<LoadedCheckpoint, 'params' | 'stepSizes' | 'adamSlots'>): void {
+  disposeParams(ck.params);
+  disposeParams(ck.stepSizes);
+  for (const t of Object.values(ck.adamSlots)) t.dispose();
 }
 
 export interface LoadedCheckpoint {
