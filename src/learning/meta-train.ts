@@ -95,6 +95,11 @@ export interface MetaTrainConfig {
   preImitationTask?: TaskParams;
   /** Where θ and α started when not from the policy's initialiser: a checkpoint (`--init-from`). */
   initFrom?: { checkpoint: string; iteration: number; envSamples: number };
+  /**
+   * A vision policy composed from a state checkpoint (`gmps vision-init`): where from, the pose
+   * rows its keypoints were fitted on, the Adam steps and the read-out's validation RMSE (m).
+   */
+  visionInit?: { from: string; poseRows: number; fitSteps: number; valRmse: number; keypointStepSize: number };
   policy: PolicyConfig;
 }
 
@@ -391,7 +396,7 @@ export function taskChunks(n: number, size: number, rng: Rng): number[][] {
   return out;
 }
 
-function learnerOptions(c: MetaTrainConfig): GmpsLearnerOptions {
+export function learnerOptions(c: MetaTrainConfig): GmpsLearnerOptions {
   return {
     adam: { lr: c.lr },
     frozen: c.learnStd === false ? ['logStd'] : [],
@@ -841,7 +846,7 @@ async function readLegacyJson(file: string): Promise<LegacyCheckpointJson> {
   return json;
 }
 
-function trainStateOf(file: string, state: TrainState | undefined): TrainState {
+export function trainStateOf(file: string, state: TrainState | undefined): TrainState {
   if (!state || typeof state !== 'object' || !state.config?.policy) throw new CheckpointError(`${file}: ${NO_TRAIN_STATE}`);
   return state;
 }

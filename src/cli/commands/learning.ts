@@ -448,6 +448,64 @@ export function registerLearning(program: Command, _bench: Command): void {
     });
 
   program
+    .command('vision-init')
+    .description('make a vision checkpoint from a meta-trained state checkpoint: fit the convs and soft-argmax keypoints to the object position (privileged state) on camera frames of the state policy\'s rollouts, then compose the state head onto them')
+    .requiredOption('--from <checkpoint>', 'meta-trained state checkpoint (directory or model.json)')
+    .requiredOption('--out <dir>', 'directory of the vision checkpoint')
+    .option('--tasks <n>', 'tasks of the pose data, drawn from the task distribution', '20')
+    .option('--rollouts <k>', 'rollouts per task of each behaviour (pre-update, adapted, noisy expert)', '10')
+    .option('--fit-steps <n>', 'Adam steps of the keypoint fit', '3000')
+    .option('--batch <n>', 'frames per Adam step', '64')
+    .option('--lr <x>', 'Adam learning rate of the keypoint fit', '0.001')
+    .option('--keypoint-step-size <x>', 'inner step size of the first layer\'s keypoint rows', '0')
+    .option('--height <n>', 'camera image height', '48')
+    .option('--width <n>', 'camera image width', '64')
+    .option('--seed <n>', 'seed', '0')
+    .option('--envs <n>', 'envs stepped in parallel', '10')
+    .option('--workers <n>', 'env worker threads (0: main thread)')
+    .option('--backend <name>', 'tfjs backend')
+    .option('--json', 'print the result as one JSON line')
+    .action(async (o: { from: string; out: string; tasks: string; rollouts: string; fitSteps: string; batch: string; lr: string; keypointStepSize: string; height: string; width: string; seed: string; envs?: string; workers?: string; backend?: string; json?: boolean }) => {
+      if (path.resolve(o.out) === path.resolve(o.from.endsWith('.json') ? path.dirname(o.from) : o.from)) throw new CliError('--out must differ from --from');
+      const ck = await checkpointEnv(o.from, '--from');
+      if (ck.obsMode !== 'state') throw new CliError(`--from ${o.from} holds a ${ck.obsMode} policy; give a state checkpoint`);
+      const seed = int('--seed', o.seed, 0);
+      const fitSteps = int('--fit-steps', o.fitSteps);
+      const keypointStepSize = num('--keypoint-step-size', o.keypointStepSize);
+      if (!(keypointStepSize >= 0)) throw new CliError(`--keypoint-step-size must be >= 0, got ${o.keypointStepSize}`);
+      await useBackend(o.backend);
+      const camera = { height: int('--height', o.height), width: int('--width', o.width) };
+      const sampler = await openSampler(ck.task, { ...ck.env, camera }, seed, o);
+      const t0 = Date.now();
+      try {
+        const { visionInit } = await import('../../learning/vision-init.js');
+        const res = await visionInit({
+          from: o.from,
+          outDir: o.out,
+          sampler,
+          tasks: int('--tasks', o.tasks),
+          rollouts: int('--rollouts', o.rollouts),
+          seed,
+          fit: {
+            steps: fitSteps,
+            batchSize: int('--batch', o.batch),
+            lr: num('--lr', o.lr),
+            log: (p) => process.stderr.write(`fit step ${p.step}: RMSE train ${(100 * p.trainRmse).toFixed(2)} cm, validation ${(100 * p.valRmse).toFixed(2)} cm\n`),
+          },
+          compose: { keypointStepSize },
+          log: (line) => process.stderr.write(`${line}\n`),
+        });
+        const summary = { ...res, seconds: (Date.now() - t0) / 1000 };
+        if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+        else process.stdout.write(`vision checkpoint ${res.checkpoint}: ${res.poseRows} frames, keypoint read-out RMSE ${(100 * res.fit.valRmse).toFixed(2)} cm (validation)\n`);
+      } catch (err) {
+        userError(err);
+      } finally {
+        await sampler.close();
+      }
+    });
+
+  program
     .command('eval')
     .description('evaluate a meta-trained checkpoint on its held-out tasks: pre-update return, one adaptation step, post-update return and success (std x1e-5), expert return')
     .requiredOption('--checkpoint <path>', 'checkpoint directory, its model.json, or the checkpoint.json of an earlier version')

@@ -1,0 +1,371 @@
+/**
+ * A GMPS vision policy built from a meta-trained state policy, the split the GMPS paper (§4.3)
+ * recommends: "the bulk of learning can be done without vision, while visual features are learned
+ * with supervised learning". The state policies read [hand xyz, object xyz] (door: handle,
+ * push: block); the vision policy reads [image, hand xyz] through convs and a spatial
+ * soft-argmax. So:
+ *
+ *  1. Pose data: camera frames of the states the state meta-policy visits (its pre-update
+ *     rollouts and its adapted rollouts) and of noisy expert rollouts, each labelled with the
+ *     privileged object position the env knows.
+ *  2. Keypoint fit: the convs, the soft-argmax temperature and a linear read-out r(k) = k·R + c
+ *     from the 2C keypoint coordinates to the object position, by Adam on the squared error
+ *     (targets normalised per coordinate; the normalisation is folded back into R and c).
+ *  3. Composition: the state head's first layer reads the object through W0[obj]; the vision
+ *     head reads keypoints, so W0_vis[keypoints] = R·W0[obj] and b0_vis = b0 + c·W0[obj]; the hand
+ *     and z rows and every later layer are copied. The composed vision policy computes the state
+ *     policy's action up to the read-out's error. Step sizes are copied likewise; the keypoint
+ *     rows of W0 get `keypointStepSize` (the state policy's object rows have no exact keypoint
+ *     equivalent: their inner gradient is Σ obj·δ where the keypoint rows see Σ k·δ).
+ *
+ * The result is a complete vision checkpoint (every parameter is the vision policy's own; the
+ * convs are not frozen): it adapts and evaluates like any other, and `meta-train --init-from` can
+ * continue meta-training all of it with GMPS.
+ */
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { Adam } from './adam.js';
+import type { GmpsPolicy } from './policy/policy.js';
+import type { Params } from './policy/params.js';
+import { xavierUniform } from './policy/params.js';
+import { Rng } from './rng.js';
+import type { TrainState } from './meta-train.js';
+import type { Sampler } from './sampler.js';
+import type { Trajectory } from './trajectory.js';
+
+/** Camera frames with the hand position and the privileged object position of each. */
+export interface PoseData {
+  n: number;
+  height: number;
+  width: number;
+  /** [n x H x W x 3] RGB8. */
+  images: Uint8Array;
+  /** [n x 3] */
+  hands: Float32Array;
+  /** [n x D] the object position the state policy reads (state columns 3..). */
+  targets: Float32Array;
+  targetDim: number;
+}
+
+/** Pose rows of camera trajectories of a state task: state = [hand xyz, object …]. */
+export function poseDataOf(trajs: readonly Trajectory[]): PoseData {
+  const first = trajs.find((t) => t.length > 0);
+  if (!first) throw new Error('pose data: no trajectory steps');
+  if (!first.images || !first.imageShape) throw new Error('pose data: the trajectories hold no camera images (sample them with a camera env)');
+  const { height, width } = first.imageShape;
+  const px = height * width * 3;
+  const targetDim = first.stateDim - 3;
+  if (targetDim < 1) throw new Error(`pose data: state width ${first.stateDim} has no object columns after the hand's three`);
+  const n = trajs.reduce((s, t) => s + t.length, 0);
+  const images = new Uint8Array(n * px);
+  const hands = new Float32Array(n * 3);
+  const targets = new Float32Array(n * targetDim);
+  let row = 0;
+  for (const [i, tr] of trajs.entries()) {
+    if (!tr.images || tr.imageShape?.height !== height || tr.imageShape.width !== width || tr.stateDim !== first.stateDim) {
+      throw new Error(`pose data: trajectory ${i} has no images or a different image size / state width than the first`);
+    }
+    images.set(tr.images.subarray(0, tr.length * px), row * px);
+    hands.set(tr.hands.subarray(0, tr.length * 3), row * 3);
+    for (let t = 0; t < tr.length; t++) {
+      targets.set(tr.states.subarray(t * tr.stateDim + 3, (t + 1) * tr.stateDim), (row + t) * targetDim);
+    }
+    row += tr.length;
+  }
+  return { n, height, width, images, hands, targets, targetDim };
+}
+
+/** Observation rows [image / 255, hand] of the given pose rows. */
+function obsRows(d: PoseData, rows: readonly number[]): Float32Array {
+  const px = d.height * d.width * 3;
+  const out = new Float32Array(rows.length * (px + 3));
+  rows.forEach((r, j) => {
+    const base = j * (px + 3);
+    for (let i = 0; i < px; i++) out[base + i] = d.images[r * px + i] / 255;
+    out.set(d.hands.subarray(r * 3, r * 3 + 3), base + px);
+  });
+  return out;
+}
+
+export interface KeypointFitOptions {
+  steps: number;
+  batchSize?: number;
+  lr?: number;
+  seed?: number;
+  /** Share of the rows held out for validation (default 0.1). */
+  validation?: number;
+  /** Rows of the validation set evaluated per report (default all, in chunks). */
+  evalEvery?: number;
+  log?: (p: { step: number; trainRmse: number; valRmse: number }) => void;
+}
+
+export interface KeypointFit {
+  /** The vision policy's trunk parameters: conv kernels and biases, softmaxTemp. */
+  trunk: Params;
+  /** Read-out from the 2C keypoint coordinates to the object position: [2C x D] and [D]. */
+  readout: { W: tf.Tensor2D; b: tf.Tensor1D };
+  /** Root-mean-square error per coordinate (m) on the training and validation rows at the end. */
+  trainRmse: number;
+  valRmse: number;
+  curve: Array<{ step: number; trainRmse: number; valRmse: number }>;
+}
+
+function trunkNames(policy: GmpsPolicy): string[] {
+  const head = new Set(['logStd', 'z', ...policy.shapes.map(([n]) => n).filter((n) => /^[Wb]\d+$/.test(n))]);
+  return policy.shapes.map(([n]) => n).filter((n) => !head.has(n));
+}
+
+/**
+ * Fits the vision trunk (convs + soft-argmax) and a linear read-out to the pose data.
+ * `init` must hold the trunk parameters (e.g. `policy.init(seed).params`).
+ */
+export function fitKeypoints(policy: GmpsPolicy, init: Params, data: PoseData, opts: KeypointFitOptions): KeypointFit {
+  if (policy.config.kind !== 'vision' || !policy.config.vision) throw new Error('fitKeypoints: needs a vision policy');
+  const v = policy.config.vision;
+  if (v.height !== data.height || v.width !== data.width) {
+    throw new Error(`fitKeypoints: the policy reads ${v.height}x${v.width} images, the pose data holds ${data.height}x${data.width}`);
+  }
+  const rng = new Rng(opts.seed ?? 0);
+  const batch = opts.batchSize ?? 64;
+  const D = data.targetDim;
+  const kp = 2 * v.filters[v.filters.length - 1];
+  // Split rows (shuffled) into training and validation.
+  const order = Array.from({ length: data.n }, (_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const nVal = Math.max(1, Math.floor(data.n * (opts.validation ?? 0.1)));
+  const val = order.slice(0, nVal);
+  const train = order.slice(nVal);
+  if (train.length < batch) throw new Error(`fitKeypoints: ${train.length} training rows, fewer than one batch of ${batch}`);
+  // Per-coordinate normalisation of the targets (training rows).
+  const mu = new Float32Array(D);
+  const sd = new Float32Array(D);
+  for (const r of train) for (let k = 0; k < D; k++) mu[k] += data.targets[r * D + k] / train.length;
+  for (const r of train) for (let k = 0; k < D; k++) sd[k] += (data.targets[r * D + k] - mu[k]) ** 2 / train.length;
+  for (let k = 0; k < D; k++) sd[k] = Math.max(Math.sqrt(sd[k]), 1e-3);
+  const targetRows = (rows: readonly number[]) => {
+    const out = new Float32Array(rows.length * D);
+    rows.forEach((r, j) => {
+      for (let k = 0; k < D; k++) out[j * D + k] = (data.targets[r * D + k] - mu[k]) / sd[k];
+    });
+    return out;
+  };
+
+  const names = trunkNames(policy);
+  const vars: Record<string, tf.Variable> = {};
+  for (const n of names) {
+    if (!init[n]) throw new Error(`fitKeypoints: init lacks the trunk parameter '${n}'`);
+    vars[n] = tf.variable(tf.clone(init[n]), true);
+  }
+  vars.readoutW = tf.variable(xavierUniform([kp, D], (opts.seed ?? 0) + 77), true);
+  vars.readoutB = tf.variable(tf.zeros([D]), true);
+  const adam = new Adam({ lr: opts.lr ?? 1e-3 });
+  const obsDim = policy.config.obsDim;
+  const predict = (p: Params, obs: tf.Tensor2D): tf.Tensor2D => {
+    const f = policy.features(p, obs);
+    const k = tf.slice(f, [0, 0], [-1, kp]) as tf.Tensor2D;
+    return tf.add(tf.matMul(k, p.readoutW as tf.Tensor2D), p.readoutB) as tf.Tensor2D;
+  };
+  /** RMSE in metres per coordinate over `rows`, in chunks. */
+  const rmse = (rows: readonly number[]): number => {
+    let se = 0;
+    for (let s = 0; s < rows.length; s += 256) {
+      const chunk = rows.slice(s, s + 256);
+      se += tf.tidy(() => {
+        const pred = predict(vars, tf.tensor2d(obsRows(data, chunk), [chunk.length, obsDim]));
+        const err = tf.mul(tf.sub(pred, tf.tensor2d(targetRows(chunk), [chunk.length, D])), tf.tensor1d(sd));
+        return tf.sum(tf.square(err)).dataSync()[0];
+      });
+    }
+    return Math.sqrt(se / (rows.length * D));
+  };
+  const curve: KeypointFit['curve'] = [];
+  const every = opts.evalEvery ?? Math.max(1, Math.floor(opts.steps / 10));
+  const trainProbe = train.slice(0, Math.min(train.length, val.length));
+  for (let step = 1; step <= opts.steps; step++) {
+    const rows = Array.from({ length: batch }, () => train[Math.floor(rng.next() * train.length)]);
+    const obs = obsRows(data, rows);
+    const y = targetRows(rows);
+    tf.tidy(() => {
+      const o = tf.tensor2d(obs, [batch, obsDim]);
+      const t = tf.tensor2d(y, [batch, D]);
+      const { grads } = tf.variableGrads(() => tf.mean(tf.sum(tf.square(tf.sub(predict(vars, o), t)), 1)) as tf.Scalar, Object.values(vars));
+      const byName: Record<string, tf.Tensor> = {};
+      for (const [n, x] of Object.entries(vars)) byName[n] = grads[x.name];
+      adam.apply(vars, byName);
+    });
+    if (step % every === 0 || step === opts.steps) {
+      const p = { step, trainRmse: rmse(trainProbe), valRmse: rmse(val) };
+      curve.push(p);
+      opts.log?.(p);
+    }
+  }
+  adam.dispose();
+  const trunk: Params = {};
+  for (const n of names) trunk[n] = tf.clone(vars[n]);
+  // Fold the normalisation in: r(k) = (k·W + b)·sd + mu.
+  const readout = tf.tidy(() => {
+    const s = tf.tensor1d(sd);
+    return {
+      W: tf.mul(vars.readoutW, s) as tf.Tensor2D,
+      b: tf.add(tf.mul(vars.readoutB, s), tf.tensor1d(mu)) as tf.Tensor1D,
+    };
+  });
+  const last = curve.at(-1)!;
+  for (const x of Object.values(vars)) x.dispose();
+  return { trunk, readout, trainRmse: last.trainRmse, valRmse: last.valRmse, curve };
+}
+
+export interface ComposeOptions {
+  /** Step size of W0's keypoint rows (default 0: the composed policy adapts through the other parameters). */
+  keypointStepSize?: number;
+}
+
+/**
+ * θ and α of the vision policy that computes the state policy's action from the fitted keypoints
+ * (see the module comment). The state head must read [hand xyz, object (D)] then z; the vision
+ * head [2C keypoints, hand xyz] then z, with the same hidden sizes and latent size.
+ */
+export function composeVisionPolicy(
+  state: { policy: GmpsPolicy; params: Params; stepSizes: Params },
+  vision: GmpsPolicy,
+  fit: Pick<KeypointFit, 'trunk' | 'readout'>,
+  opts: ComposeOptions = {},
+): { params: Params; stepSizes: Params } {
+  const hs = state.policy.head;
+  const hv = vision.head;
+  const D = fit.readout.W.shape[1];
+  const kp = fit.readout.W.shape[0];
+  if (hs.inDim !== 3 + D) throw new Error(`composeVisionPolicy: the state head reads ${hs.inDim} values, expected hand (3) + object (${D})`);
+  if (hv.inDim !== kp + 3) throw new Error(`composeVisionPolicy: the vision head reads ${hv.inDim} values, expected ${kp} keypoint coordinates + hand (3)`);
+  if (hs.latentDim !== hv.latentDim || hs.hidden.length !== hv.hidden.length || hs.hidden.some((h, i) => h !== hv.hidden[i]) || hs.actDim !== hv.actDim) {
+    throw new Error('composeVisionPolicy: the state and vision heads differ in hidden sizes, latent size or action size');
+  }
+  if (!state.policy.adaptable.includes('W0') || !vision.adaptable.includes('W0')) {
+    throw new Error('composeVisionPolicy: both policies must adapt W0 (full-head adaptation)');
+  }
+  const L = hs.latentDim;
+  return tf.tidy(() => {
+    const W0 = state.params.W0 as tf.Tensor2D;
+    const hand = tf.slice(W0, [0, 0], [3, -1]);
+    const obj = tf.slice(W0, [3, 0], [D, -1]);
+    const z = tf.slice(W0, [3 + D, 0], [L, -1]);
+    const params: Params = {};
+    for (const n of Object.keys(fit.trunk)) params[n] = tf.clone(fit.trunk[n]);
+    for (const [n] of vision.shapes) if (!(n in params) && n !== 'W0' && n !== 'b0') params[n] = tf.clone(state.params[n]);
+    params.W0 = tf.concat([tf.matMul(fit.readout.W, obj), hand, z], 0);
+    params.b0 = tf.add(state.params.b0, tf.reshape(tf.matMul(tf.reshape(fit.readout.b, [1, D]), obj), [-1]));
+    const a0 = state.stepSizes.W0 as tf.Tensor2D;
+    const stepSizes: Params = {};
+    for (const n of vision.adaptable) if (n !== 'W0') stepSizes[n] = tf.clone(state.stepSizes[n]);
+    stepSizes.W0 = tf.concat([
+      tf.fill([kp, a0.shape[1]], opts.keypointStepSize ?? 0),
+      tf.slice(a0, [0, 0], [3, -1]),
+      tf.slice(a0, [3 + D, 0], [L, -1]),
+    ], 0);
+    return { params, stepSizes };
+  });
+}
+
+export interface VisionInitOptions {
+  /** The meta-trained state checkpoint (directory or model.json). */
+  from: string;
+  /** Output directory of the vision checkpoint. */
+  outDir: string;
+  /** A sampler over the same task with a camera of the vision policy's image size. */
+  sampler: Sampler;
+  /** Tasks of the pose data, drawn from the task distribution (default 20). */
+  tasks?: number;
+  /** Rollouts per task of each behaviour: pre-update, adapted, noisy expert (default 10). */
+  rollouts?: number;
+  /** Std of the action noise of the expert rollouts (default 0.1). */
+  expertNoise?: number;
+  fit: KeypointFitOptions;
+  compose?: ComposeOptions;
+  seed?: number;
+  log?: (line: string) => void;
+}
+
+export interface VisionInitResult {
+  checkpoint: string;
+  poseRows: number;
+  envSamples: number;
+  fit: Omit<KeypointFit, 'trunk' | 'readout'>;
+}
+
+/** The whole `gmps vision-init`: pose data, keypoint fit, composition, checkpoint. */
+export async function visionInit(opts: VisionInitOptions): Promise<VisionInitResult> {
+  const mt = await import('./meta-train.js');
+  const { createPolicy, defaultVisionConfig } = await import('./policy/index.js');
+  const { GmpsLearner } = await import('./gmps.js');
+  const { rolloutExpert, scriptedExpert } = await import('./expert.js');
+  const { disposeParams } = await import('./policy/params.js');
+  const log = opts.log ?? (() => {});
+  const seed = opts.seed ?? 0;
+  const ck = await mt.readAnyCheckpoint(opts.from);
+  try {
+    const state = mt.trainStateOf(ck.file, (ck.meta.extra as { trainState?: TrainState } | undefined)?.trainState);
+    const sc = state.config;
+    if (sc.obsMode !== 'state') throw new Error(`${opts.from} holds a ${sc.obsMode} policy; vision-init composes from a state policy`);
+    const info = opts.sampler.info;
+    if (!info.imageShape) throw new Error('vision-init: the sampler renders no images (open it with a camera env)');
+    const vcfg = {
+      ...defaultVisionConfig(sc.policy.actDim, { ...(await import('./policy/index.js')).DEFAULT_VISION, height: info.imageShape.height, width: info.imageShape.width }),
+      hidden: sc.policy.hidden,
+      latentDim: sc.policy.latentDim,
+      zInit: sc.policy.zInit,
+      initStepSize: sc.policy.initStepSize,
+      ...(sc.policy.initStd !== undefined ? { initStd: sc.policy.initStd } : {}),
+    };
+    const vision = createPolicy(vcfg);
+    // 1. Pose data from the state policy's own behaviour and from noisy experts.
+    const rng = new Rng(`${seed}-vision-init`);
+    const probe = await (await import('./worker/spec.js')).createEnvFromSpec({ kind: sc.task, options: { ...sc.envOptions, seed } }, 0);
+    const tasks = Array.from({ length: opts.tasks ?? 20 }, () => probe.sampleTask(rng.asFunction()));
+    probe.close();
+    const K = opts.rollouts ?? 10;
+    const ev = await mt.evaluateAdaptation(opts.sampler, ck.policy, ck.params, ck.stepSizes, tasks, K, 'state', rng);
+    ev.adapted.forEach(disposeParams);
+    log(`pose data: state policy pre ${ev.result.preReturn.toFixed(1)}, adapted ${ev.result.postReturn.toFixed(1)} (success ${ev.result.postSuccess.toFixed(2)})`);
+    const expert = await rolloutExpert(opts.sampler, scriptedExpert, tasks, K, { noiseStd: opts.expertNoise ?? 0.1, noiseRng: rng.asFunction() });
+    const trajs = [...ev.pre.flat(), ...ev.post.flat(), ...expert.flat()];
+    const data = poseDataOf(trajs);
+    log(`pose data: ${data.n} frames of ${tasks.length} tasks`);
+    // 2. Keypoints.
+    const init = vision.init(seed);
+    let fit: KeypointFit;
+    try {
+      fit = fitKeypoints(vision, init.params, data, { seed, ...opts.fit });
+    } finally {
+      disposeParams(init.params);
+      disposeParams(init.stepSizes);
+    }
+    // 3. Composition and checkpoint.
+    const composed = composeVisionPolicy({ policy: ck.policy, params: ck.params, stepSizes: ck.stepSizes }, vision, fit, opts.compose);
+    disposeParams(fit.trunk);
+    fit.readout.W.dispose();
+    fit.readout.b.dispose();
+    const config = {
+      ...sc,
+      obsMode: 'vision' as const,
+      envOptions: { ...sc.envOptions, camera: { height: info.imageShape.height, width: info.imageShape.width } },
+      policy: vcfg,
+      visionInit: { from: opts.from, poseRows: data.n, fitSteps: opts.fit.steps, valRmse: fit.valRmse, keypointStepSize: opts.compose?.keypointStepSize ?? 0 },
+    };
+    const learner = new GmpsLearner(vision, composed, mt.learnerOptions(config));
+    disposeParams(composed.params);
+    disposeParams(composed.stepSizes);
+    const envSamples = data.n;
+    try {
+      await mt.saveCheckpoint(opts.outDir, { ...state, config, envSamples: state.envSamples + envSamples }, learner, []);
+    } finally {
+      learner.dispose();
+    }
+    const { trunk: _t, readout: _r, ...fitReport } = fit;
+    return { checkpoint: path.join(opts.outDir, 'model.json'), poseRows: data.n, envSamples, fit: fitReport };
+  } finally {
+    ck.dispose();
+  }
+}

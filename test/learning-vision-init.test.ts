@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../src/learning/backend.js';
+import { loadCheckpoint } from '../src/learning/meta-train.js';
+import { createPolicy, defaultMlpConfig, defaultVisionConfig, disposeParams, type Params } from '../src/learning/policy/index.js';
+import { Rng } from '../src/learning/rng.js';
+import { composeVisionPolicy, fitKeypoints, poseDataOf, type PoseData } from '../src/learning/vision-init.js';
+import type { Trajectory } from '../src/learning/trajectory.js';
+
+const run = promisify(execFile);
+const SMALL = { height: 24, width: 32, channels: 3, filters: [16, 16, 16], kernels: [5, 3, 3], strides: [3, 3, 1], handDim: 3 };
+
+function readout(W: number[][], b: number[]): { W: tf.Tensor2D; b: tf.Tensor1D } {
+  return { W: tf.tensor2d(W), b: tf.tensor1d(b) };
+}
+
+describe('vision-init: a vision policy from a state policy', function () {
+  this.timeout(120_000);
+  before(() => initBackend({ backend: 'wasm', log: null }));
+
+  it('composes the state head onto the keypoints: same mean action when the read-out is exact, step sizes carried over', () => {
+    const state = createPolicy({ ...defaultMlpConfig(6, 3), initStepSize: 0.25 });
+    const vision = createPolicy({ ...defaultVisionConfig(3, SMALL), initStepSize: 0.25 });
+    const s = state.init(3);
+    // Non-trivial θ and α: every entry different.
+    const theta: Params = {};
+    for (const [n, t] of Object.entries(s.params)) theta[n] = tf.add(t, tf.randomNormal(t.shape, 0, 0.3, 'float32', n.length));
+    const alpha: Params = {};
+    for (const [n, t] of Object.entries(s.stepSizes)) alpha[n] = tf.add(t, tf.randomUniform(t.shape, 0, 0.1, 'float32', 7 + n.length));
+    const v = vision.init(5);
+    const rng = new Rng(1);
+    const W = Array.from({ length: 32 }, () => Array.from({ length: 3 }, () => rng.normal() * 0.2));
+    const fit = { trunk: Object.fromEntries(Object.entries(v.params).filter(([n]) => n.startsWith('conv') || n === 'softmaxTemp')), readout: readout(W, [0.1, -0.2, 0.3]) };
+    const composed = composeVisionPolicy({ policy: state, params: theta, stepSizes: alpha }, vision, fit, { keypointStepSize: 0.01 });
+    const n = 5;
+    const px = SMALL.height * SMALL.width * 3;
+    const obs = tf.tidy(() => tf.concat([tf.randomUniform([n, px], 0, 1, 'float32', 9), tf.randomUniform([n, 3], -0.5, 0.5, 'float32', 10)], 1)) as tf.Tensor2D;
+    const [mv, ms] = tf.tidy(() => {
+      const f = vision.features(composed.params, obs);
+      const kp = tf.slice(f, [0, 0], [n, 32]);
+      const hand = tf.slice(f, [0, 32], [n, 3]);
+      const object = tf.add(tf.matMul(kp, fit.readout.W), fit.readout.b);
+      const stateObs = tf.concat([hand, object], 1) as tf.Tensor2D;
+      return [vision.mean(composed.params, obs).arraySync() as number[][], state.mean(theta, stateObs).arraySync() as number[][]];
+    });
+    for (let i = 0; i < n; i++) for (let j = 0; j < 3; j++) assert.ok(Math.abs(mv[i][j] - ms[i][j]) < 1e-4, `row ${i} action ${j}: vision ${mv[i][j]} vs state ${ms[i][j]}`);
+    // Step sizes: keypoint rows get the given value; the hand and z rows and the later layers are the state policy's.
+    const a0 = composed.stepSizes.W0.arraySync() as number[][];
+    const s0 = alpha.W0.arraySync() as number[][];
+    assert.equal(a0.length, 32 + 3 + 4);
+    assert.ok(a0.slice(0, 32).every((row) => row.every((x) => Math.abs(x - 0.01) < 1e-7)));
+    assert.deepEqual(a0.slice(32, 35), s0.slice(0, 3));
+    assert.deepEqual(a0.slice(35), s0.slice(6, 10));
+    for (const name of ['b0', 'W1', 'b1', 'W2', 'b2', 'z']) assert.deepEqual(composed.stepSizes[name].arraySync(), alpha[name].arraySync(), name);
+    assert.deepEqual(composed.params.z.arraySync(), theta.z.arraySync());
+    assert.deepEqual(composed.params.logStd.arraySync(), theta.logStd.arraySync());
+    assert.deepEqual(Object.keys(composed.stepSizes).sort(), [...vision.adaptable].sort());
+    for (const p of [s.params, s.stepSizes, theta, alpha, v.params, v.stepSizes, composed.params, composed.stepSizes]) disposeParams(p);
+    obs.dispose();
+  });
+
+  it('fits the keypoints to an object position: a bright square on a dark image, validation RMSE well below the spread of the targets', () => {
+    const vision = createPolicy(defaultVisionConfig(3, SMALL));
+    const n = 600;
+    const { height: H, width: Wd } = SMALL;
+    const rng = new Rng(2);
+    const trajs: Trajectory[] = [];
+    const targets: number[] = [];
+    for (let e = 0; e < n / 20; e++) {
+      const len = 20;
+      const images = new Uint8Array(len * H * Wd * 3);
+      const states = new Float32Array(len * 6);
+      for (let t = 0; t < len; t++) {
+        const cx = 4 + Math.floor(rng.next() * (Wd - 8));
+        const cy = 4 + Math.floor(rng.next() * (H - 8));
+        for (let y = cy - 2; y <= cy + 2; y++) for (let x = cx - 2; x <= cx + 2; x++) for (let c = 0; c < 3; c++) images[((t * H + y) * Wd + x) * 3 + c] = 255;
+        // object xyz: the square's position in metres (a 32 x 24 cm table), z fixed
+        states.set([0, 0, 0, cx * 0.01, cy * 0.01, 0.05], t * 6);
+        targets.push(cx * 0.01, cy * 0.01);
+      }
+      trajs.push({
+        task: { kind: 'door', targetRad: 0 }, context: new Float64Array(1), length: len, stateDim: 6, actionDim: 3, states,
+        hands: new Float32Array(len * 3), images, imageShape: { height: H, width: Wd }, actions: new Float32Array(len * 3),
+        rewards: new Float64Array(len), envInfos: {}, agentInfos: {}, finalState: new Float32Array(6), finalHand: new Float32Array(3), terminated: true,
+      });
+    }
+    const data: PoseData = poseDataOf(trajs);
+    assert.equal(data.n, n);
+    assert.equal(data.targetDim, 3);
+    assert.deepEqual([...data.targets.subarray(0, 3)].map((x) => Math.round(x * 100)), [Math.round(targets[0] * 100), Math.round(targets[1] * 100), 5]);
+    const init = vision.init(1);
+    const fit = fitKeypoints(vision, init.params, data, { steps: 400, batchSize: 32, lr: 3e-3, seed: 1 });
+    // Spread of the targets: x uniform over 24 cells of 1 cm, y over 16 (z constant) → RMS per coordinate ≈ 4.1 cm.
+    const xs = targets.filter((_, i) => i % 2 === 0);
+    const ys = targets.filter((_, i) => i % 2 === 1);
+    const sd = (a: number[]) => Math.sqrt(a.reduce((s, x) => s + (x - a.reduce((p, q) => p + q, 0) / a.length) ** 2, 0) / a.length);
+    const spread = Math.sqrt((sd(xs) ** 2 + sd(ys) ** 2) / 3);
+    assert.ok(fit.valRmse < 0.35 * spread, `validation RMSE ${(fit.valRmse * 100).toFixed(2)} cm vs spread ${(spread * 100).toFixed(2)} cm`);
+    assert.ok(fit.curve[0].valRmse > fit.valRmse, 'the validation error falls during the fit');
+    assert.deepEqual(fit.readout.W.shape, [32, 3]);
+    disposeParams(init.params);
+    disposeParams(init.stepSizes);
+    disposeParams(fit.trunk);
+    fit.readout.W.dispose();
+    fit.readout.b.dispose();
+  });
+
+  it('gmps vision-init makes a vision checkpoint from the shipped door-state one that adapts and records where it came from', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gmps-vinit-'));
+    try {
+      const out = path.join(dir, 'door-vision');
+      const res = await run('node', ['--import', 'tsx', 'src/cli/main.ts', 'vision-init', '--from', 'checkpoints/door-state', '--out', out,
+        '--tasks', '1', '--rollouts', '2', '--fit-steps', '4', '--batch', '16', '--keypoint-step-size', '0.02', '--workers', '0', '--envs', '4', '--backend', 'wasm', '--json']);
+      const summary = JSON.parse(res.stdout.trim().split('\n').at(-1)!);
+      assert.equal(summary.poseRows, 600, 'pre-update, adapted and expert rollouts: 3 x 2 x 100 frames');
+      assert.equal(summary.fit.curve.at(-1).step, 4);
+      const json = JSON.parse(await readFile(path.join(out, 'model.json'), 'utf8'));
+      const c = json.gmps.extra.trainState.config;
+      assert.equal(c.obsMode, 'vision');
+      assert.equal(c.policy.kind, 'vision');
+      assert.deepEqual(c.envOptions, { dense: true, camera: { height: 48, width: 64 } });
+      assert.equal(c.visionInit.from, 'checkpoints/door-state');
+      assert.equal(c.visionInit.poseRows, 600);
+      assert.equal(c.visionInit.keypointStepSize, 0.02);
+      const ck = await loadCheckpoint(out);
+      try {
+        assert.equal(ck.policy.config.kind, 'vision');
+        const a0 = ck.stepSizes.W0.arraySync() as number[][];
+        assert.ok(a0.slice(0, 32).every((row) => row.every((x) => Math.abs(x - 0.02) < 1e-7)));
+        assert.equal(ck.state.tasks.length, 20, 'the state run\'s training tasks carry over');
+      } finally {
+        ck.params && disposeParams(ck.params);
+        disposeParams(ck.stepSizes);
+      }
+      const adapt = await run('node', ['--import', 'tsx', 'src/cli/main.ts', 'adapt', '--checkpoint', out, '--task', 'door', '--target-deg', '30',
+        '--steps', '1', '--rollouts', '2', '--workers', '0', '--backend', 'wasm', '--json']);
+      const r = JSON.parse(adapt.stdout.trim().split('\n').at(-1)!);
+      assert.equal(r.steps.length, 2);
+      assert.ok(r.steps.every((s: { return: number }) => Number.isFinite(s.return)));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
