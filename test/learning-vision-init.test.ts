@@ -64,6 +64,28 @@ describe('vision-init: a vision policy from a state policy', function () {
     obs.dispose();
   });
 
+  it("'matched' keypoint step sizes: per hidden unit Σ_d α_obj[d, j]·E[o_d²] / Σ_i E[k_i²], the same in every keypoint row", () => {
+    const state = createPolicy({ ...defaultMlpConfig(6, 3), hidden: [4, 4] });
+    const vision = createPolicy({ ...defaultVisionConfig(3, SMALL), hidden: [4, 4] });
+    const s = state.init(1);
+    const v = vision.init(2);
+    // α_obj rows (3..5 of W0) = [[1, 2, 3, 4], [0, 1, 0, 1], [2, 0, 0, 0]]
+    const a0 = s.stepSizes.W0.arraySync() as number[][];
+    a0[3] = [1, 2, 3, 4];
+    a0[4] = [0, 1, 0, 1];
+    a0[5] = [2, 0, 0, 0];
+    const alpha = { ...s.stepSizes, W0: tf.tensor2d(a0) };
+    const trunk = Object.fromEntries(Object.entries(v.params).filter(([n]) => n.startsWith('conv') || n === 'softmaxTemp'));
+    const fit = { trunk, readout: readout(Array.from({ length: 32 }, () => [0, 0, 0]), [0, 0, 0]), keypointPower: 2, targetPower: [0.5, 1, 0.25] };
+    const composed = composeVisionPolicy({ policy: state, params: s.params, stepSizes: alpha }, vision, fit, { keypointStepSize: 'matched' });
+    // unit 0: (0.5·1 + 1·0 + 0.25·2) / 2 = 0.5; unit 1: (1 + 1) / 2 = 1; unit 2: 1.5 / 2 = 0.75; unit 3: (2 + 1) / 2 = 1.5
+    const k = composed.stepSizes.W0.arraySync() as number[][];
+    for (let i = 0; i < 32; i++) k[i].forEach((x, j) => assert.ok(Math.abs(x - [0.5, 1, 0.75, 1.5][j]) < 1e-6, `row ${i} unit ${j}: ${x}`));
+    assert.throws(() => composeVisionPolicy({ policy: state, params: s.params, stepSizes: alpha }, vision, { trunk, readout: fit.readout }, { keypointStepSize: 'matched' }), /keypointPower/);
+    for (const p of [s.params, s.stepSizes, v.params, v.stepSizes, composed.params, composed.stepSizes]) disposeParams(p);
+    alpha.W0.dispose();
+  });
+
   it('fits the keypoints to an object position: a bright square on a dark image, validation RMSE well below the spread of the targets', () => {
     const vision = createPolicy(defaultVisionConfig(3, SMALL));
     const n = 600;
@@ -103,6 +125,8 @@ describe('vision-init: a vision policy from a state policy', function () {
     assert.ok(fit.valRmse < 0.35 * spread, `validation RMSE ${(fit.valRmse * 100).toFixed(2)} cm vs spread ${(spread * 100).toFixed(2)} cm`);
     assert.ok(fit.curve[0].valRmse > fit.valRmse, 'the validation error falls during the fit');
     assert.deepEqual(fit.readout.W.shape, [32, 3]);
+    assert.ok(Math.abs(fit.targetPower[2] - 0.05 ** 2) < 1e-6, `E[z²] ${fit.targetPower[2]}`);
+    assert.ok(fit.keypointPower > 0 && fit.keypointPower <= 32, `Σ E[k²] ${fit.keypointPower} (coordinates in [-1, 1])`);
     disposeParams(init.params);
     disposeParams(init.stepSizes);
     disposeParams(fit.trunk);

@@ -16,7 +16,8 @@
  *     and z rows and every later layer are copied. The composed vision policy computes the state
  *     policy's action up to the read-out's error. Step sizes are copied likewise; the keypoint
  *     rows of W0 get `keypointStepSize` (the state policy's object rows have no exact keypoint
- *     equivalent: their inner gradient is Σ obj·δ where the keypoint rows see Σ k·δ).
+ *     equivalent: their inner gradient is Σ obj·δ where the keypoint rows see Σ k·δ; 'matched'
+ *     rescales the object rows' step sizes so the rows move the first layer by the same amount).
  *
  * The result is a complete vision checkpoint (every parameter is the vision policy's own; the
  * convs are not frozen): it adapts and evaluates like any other, and `meta-train --init-from` can
@@ -108,6 +109,9 @@ export interface KeypointFit {
   trainRmse: number;
   valRmse: number;
   curve: Array<{ step: number; trainRmse: number; valRmse: number }>;
+  /** Mean squared keypoint coordinate Σ_i mean(k_i²) and per-coordinate mean squared target mean(o_d²), over the validation rows. */
+  keypointPower: number;
+  targetPower: number[];
 }
 
 function trunkNames(policy: GmpsPolicy): string[] {
@@ -214,13 +218,29 @@ export function fitKeypoints(policy: GmpsPolicy, init: Params, data: PoseData, o
     };
   });
   const last = curve.at(-1)!;
+  let keypointPower = 0;
+  for (let s = 0; s < val.length; s += 256) {
+    const chunk = val.slice(s, s + 256);
+    keypointPower += tf.tidy(() => {
+      const f = policy.features(vars, tf.tensor2d(obsRows(data, chunk), [chunk.length, obsDim]));
+      return tf.sum(tf.square(tf.slice(f, [0, 0], [-1, kp]))).dataSync()[0];
+    });
+  }
+  keypointPower /= val.length;
+  const targetPower = Array.from({ length: D }, (_, d) => val.reduce((a, r) => a + data.targets[r * D + d] ** 2, 0) / val.length);
   for (const x of Object.values(vars)) x.dispose();
-  return { trunk, readout, trainRmse: last.trainRmse, valRmse: last.valRmse, curve };
+  return { trunk, readout, trainRmse: last.trainRmse, valRmse: last.valRmse, curve, keypointPower, targetPower };
 }
 
 export interface ComposeOptions {
-  /** Step size of W0's keypoint rows (default 0: the composed policy adapts through the other parameters). */
-  keypointStepSize?: number;
+  /**
+   * Step size of W0's keypoint rows: a number for all of them (default 0: the composed policy
+   * adapts through the other parameters), or 'matched': per hidden unit j,
+   * α_k[j] = Σ_d α_obj[d, j]·E[o_d²] / Σ_i E[k_i²], so that for rows whose values change little
+   * over an episode the keypoint rows move unit j's pre-activation as the object rows did
+   * (the inner step through row i moves it by about −α[i, j]·x_i²·Σ_t δ_tj).
+   */
+  keypointStepSize?: number | 'matched';
 }
 
 /**
@@ -231,7 +251,7 @@ export interface ComposeOptions {
 export function composeVisionPolicy(
   state: { policy: GmpsPolicy; params: Params; stepSizes: Params },
   vision: GmpsPolicy,
-  fit: Pick<KeypointFit, 'trunk' | 'readout'>,
+  fit: Pick<KeypointFit, 'trunk' | 'readout'> & Partial<Pick<KeypointFit, 'keypointPower' | 'targetPower'>>,
   opts: ComposeOptions = {},
 ): { params: Params; stepSizes: Params } {
   const hs = state.policy.head;
@@ -260,8 +280,18 @@ export function composeVisionPolicy(
     const a0 = state.stepSizes.W0 as tf.Tensor2D;
     const stepSizes: Params = {};
     for (const n of vision.adaptable) if (n !== 'W0') stepSizes[n] = tf.clone(state.stepSizes[n]);
+    let kpRows: tf.Tensor2D;
+    if (opts.keypointStepSize === 'matched') {
+      if (!fit.targetPower || fit.targetPower.length !== D || !(fit.keypointPower! > 0)) {
+        throw new Error("composeVisionPolicy: keypointStepSize 'matched' needs the fit's keypointPower and targetPower");
+      }
+      const perUnit = tf.div(tf.matMul(tf.tensor2d([fit.targetPower], [1, D]), tf.slice(a0, [3, 0], [D, -1])), fit.keypointPower!);
+      kpRows = tf.tile(perUnit, [kp, 1]) as tf.Tensor2D;
+    } else {
+      kpRows = tf.fill([kp, a0.shape[1]], opts.keypointStepSize ?? 0);
+    }
     stepSizes.W0 = tf.concat([
-      tf.fill([kp, a0.shape[1]], opts.keypointStepSize ?? 0),
+      kpRows,
       tf.slice(a0, [0, 0], [3, -1]),
       tf.slice(a0, [3 + D, 0], [L, -1]),
     ], 0);

@@ -457,7 +457,7 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--fit-steps <n>', 'Adam steps of the keypoint fit', '3000')
     .option('--batch <n>', 'frames per Adam step', '64')
     .option('--lr <x>', 'Adam learning rate of the keypoint fit', '0.001')
-    .option('--keypoint-step-size <x>', 'inner step size of the first layer\'s keypoint rows', '0')
+    .option('--keypoint-step-size <x>', 'inner step size of the first layer\'s keypoint rows: a number, or matched (per hidden unit, the state policy\'s object-row step sizes rescaled by the object\'s and keypoints\' mean squares)', 'matched')
     .option('--height <n>', 'camera image height', '48')
     .option('--width <n>', 'camera image width', '64')
     .option('--seed <n>', 'seed', '0')
@@ -471,8 +471,8 @@ export function registerLearning(program: Command, _bench: Command): void {
       if (ck.obsMode !== 'state') throw new CliError(`--from ${o.from} holds a ${ck.obsMode} policy; give a state checkpoint`);
       const seed = int('--seed', o.seed, 0);
       const fitSteps = int('--fit-steps', o.fitSteps);
-      const keypointStepSize = num('--keypoint-step-size', o.keypointStepSize);
-      if (!(keypointStepSize >= 0)) throw new CliError(`--keypoint-step-size must be >= 0, got ${o.keypointStepSize}`);
+      const keypointStepSize = o.keypointStepSize === 'matched' ? 'matched' : num('--keypoint-step-size', o.keypointStepSize);
+      if (keypointStepSize !== 'matched' && !(keypointStepSize >= 0)) throw new CliError(`--keypoint-step-size must be matched or a number >= 0, got ${o.keypointStepSize}`);
       await useBackend(o.backend);
       const camera = { height: int('--height', o.height), width: int('--width', o.width) };
       const sampler = await openSampler(ck.task, { ...ck.env, camera }, seed, o);
