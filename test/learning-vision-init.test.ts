@@ -6,6 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/learning/backend.js';
+import { adaptStep } from '../src/learning/gmps.js';
 import { loadCheckpoint } from '../src/learning/meta-train.js';
 import { createPolicy, defaultMlpConfig, defaultVisionConfig, disposeParams, type Params } from '../src/learning/policy/index.js';
 import { Rng } from '../src/learning/rng.js';
@@ -62,6 +63,42 @@ describe('vision-init: a vision policy from a state policy', function () {
     assert.deepEqual(Object.keys(composed.stepSizes).sort(), [...vision.adaptable].sort());
     for (const p of [s.params, s.stepSizes, theta, alpha, v.params, v.stepSizes, composed.params, composed.stepSizes]) disposeParams(p);
     obs.dispose();
+  });
+
+  it('with the read-out in the policy, the composed vision policy acts and adapts exactly as the state policy on the read-out object', () => {
+    const state = createPolicy({ ...defaultMlpConfig(6, 3), initStepSize: 0.25 });
+    const vision = createPolicy({ ...defaultVisionConfig(3, { ...SMALL, readout: 3 }), initStepSize: 0.25 });
+    assert.equal(vision.head.inDim, 6, 'the FC block reads the 3 read-out values and the hand');
+    assert.ok(vision.shapes.some(([n]) => n === 'readout/kernel') && !vision.adaptable.includes('readout/kernel'), 'the read-out is meta-trained, not adapted');
+    const s = state.init(3);
+    const theta: Params = {};
+    for (const [n, t] of Object.entries(s.params)) theta[n] = tf.add(t, tf.randomNormal(t.shape, 0, 0.3, 'float32', n.length));
+    const alpha: Params = {};
+    for (const [n, t] of Object.entries(s.stepSizes)) alpha[n] = tf.add(t, tf.randomUniform(t.shape, 0, 0.1, 'float32', 7 + n.length));
+    const v = vision.init(5);
+    const rng = new Rng(2);
+    const W = Array.from({ length: 32 }, () => Array.from({ length: 3 }, () => rng.normal() * 0.2));
+    const fit = { trunk: Object.fromEntries(Object.entries(v.params).filter(([n]) => n.startsWith('conv') || n === 'softmaxTemp')), readout: readout(W, [0.1, 0.6, 0.2]) };
+    const composed = composeVisionPolicy({ policy: state, params: theta, stepSizes: alpha }, vision, fit);
+    const n = 6;
+    const px = SMALL.height * SMALL.width * 3;
+    const obs = tf.tidy(() => tf.concat([tf.randomUniform([n, px], 0, 1, 'float32', 9), tf.randomUniform([n, 3], -0.5, 0.5, 'float32', 10)], 1)) as tf.Tensor2D;
+    const stateObs = tf.tidy(() => {
+      const kp = (vision as unknown as { keypoints(p: Params, o: tf.Tensor2D): tf.Tensor2D }).keypoints(composed.params, obs);
+      return tf.concat([tf.slice(obs, [0, px], [n, 3]), tf.add(tf.matMul(kp, fit.readout.W), fit.readout.b)], 1) as tf.Tensor2D;
+    });
+    const close = (a: number[][], b: number[][], what: string) => a.forEach((row, i) => row.forEach((x, j) => assert.ok(Math.abs(x - b[i][j]) < 1e-4, `${what} row ${i} action ${j}: ${x} vs ${b[i][j]}`)));
+    close(tf.tidy(() => vision.mean(composed.params, obs).arraySync() as number[][]), tf.tidy(() => state.mean(theta, stateObs).arraySync() as number[][]), 'mean');
+    // One inner step on the same actions and advantages: the adapted policies agree too.
+    const actions = Float32Array.from({ length: n * 3 }, () => rng.normal());
+    const advantages = Float32Array.from({ length: n }, () => rng.normal());
+    const phiV = adaptStep(vision, composed.params, composed.stepSizes, { obs: obs.dataSync() as Float32Array, actions, advantages });
+    const phiS = adaptStep(state, theta, alpha, { obs: stateObs.dataSync() as Float32Array, actions, advantages });
+    close(tf.tidy(() => vision.mean(phiV, obs).arraySync() as number[][]), tf.tidy(() => state.mean(phiS, stateObs).arraySync() as number[][]), 'adapted mean');
+    assert.ok(tf.tidy(() => tf.max(tf.abs(tf.sub(phiS.z, theta.z))).dataSync()[0]) > 1e-4, 'the step moved the parameters');
+    for (const p of [s.params, s.stepSizes, theta, alpha, v.params, v.stepSizes, composed.params, composed.stepSizes, phiV, phiS]) disposeParams(p);
+    obs.dispose();
+    stateObs.dispose();
   });
 
   it("'matched' keypoint step sizes: per hidden unit Σ_d α_obj[d, j]·E[o_d²] / Σ_i E[k_i²], the same in every keypoint row", () => {
@@ -139,7 +176,7 @@ describe('vision-init: a vision policy from a state policy', function () {
     try {
       const out = path.join(dir, 'door-vision');
       const res = await run('node', ['--import', 'tsx', 'src/cli/main.ts', 'vision-init', '--from', 'checkpoints/door-state', '--out', out,
-        '--tasks', '1', '--rollouts', '2', '--fit-steps', '4', '--batch', '16', '--keypoint-step-size', '0.02', '--workers', '0', '--envs', '4', '--backend', 'wasm', '--json']);
+        '--tasks', '1', '--rollouts', '2', '--fit-steps', '4', '--batch', '16', '--workers', '0', '--envs', '4', '--backend', 'wasm', '--json']);
       const summary = JSON.parse(res.stdout.trim().split('\n').at(-1)!);
       assert.equal(summary.poseRows, 600, 'pre-update, adapted and expert rollouts: 3 x 2 x 100 frames');
       assert.equal(summary.fit.curve.at(-1).step, 4);
@@ -150,16 +187,26 @@ describe('vision-init: a vision policy from a state policy', function () {
       assert.deepEqual(c.envOptions, { dense: true, camera: { height: 48, width: 64 } });
       assert.equal(c.visionInit.from, 'checkpoints/door-state');
       assert.equal(c.visionInit.poseRows, 600);
-      assert.equal(c.visionInit.keypointStepSize, 0.02);
+      assert.equal(c.visionInit.keypointStepSize, 'exact');
+      assert.equal(c.policy.vision.readout, 3, 'the keypoint read-out to the handle position stays in the policy');
       const ck = await loadCheckpoint(out);
+      const from = await loadCheckpoint('checkpoints/door-state');
       try {
         assert.equal(ck.policy.config.kind, 'vision');
-        const a0 = ck.stepSizes.W0.arraySync() as number[][];
-        assert.ok(a0.slice(0, 32).every((row) => row.every((x) => Math.abs(x - 0.02) < 1e-7)));
-        assert.equal(ck.state.tasks.length, 20, 'the state run\'s training tasks carry over');
+        // The head is the state head with W0's rows reordered [hand, handle, z] → [handle, hand, z]; α likewise.
+        const order = [3, 4, 5, 0, 1, 2, 6, 7, 8, 9];
+        for (const [mine, theirs] of [[ck.params, from.params], [ck.stepSizes, from.stepSizes]]) {
+          const a = mine.W0.arraySync() as number[][];
+          const b = theirs.W0.arraySync() as number[][];
+          order.forEach((r, i) => assert.deepEqual(a[i], b[r], `W0 row ${i}`));
+          for (const name of ['W1', 'b1', 'W2', 'b2', 'b0', 'z']) assert.deepEqual(mine[name].arraySync(), theirs[name].arraySync(), name);
+        }
+        assert.deepEqual(ck.state.tasks, from.state.tasks, 'the state run\'s training tasks carry over');
       } finally {
-        ck.params && disposeParams(ck.params);
-        disposeParams(ck.stepSizes);
+        for (const k of [ck, from]) {
+          disposeParams(k.params);
+          disposeParams(k.stepSizes);
+        }
       }
       const adapt = await run('node', ['--import', 'tsx', 'src/cli/main.ts', 'adapt', '--checkpoint', out, '--task', 'door', '--target-deg', '30',
         '--steps', '1', '--rollouts', '2', '--workers', '0', '--backend', 'wasm', '--json']);

@@ -99,7 +99,7 @@ export interface MetaTrainConfig {
    * A vision policy composed from a state checkpoint (`gmps vision-init`): where from, the pose
    * rows its keypoints were fitted on, the Adam steps and the read-out's validation RMSE (m).
    */
-  visionInit?: { from: string; poseRows: number; fitSteps: number; valRmse: number; keypointStepSize: number | 'matched' };
+  visionInit?: { from: string; poseRows: number; fitSteps: number; valRmse: number; keypointStepSize: number | 'matched' | 'exact' };
   policy: PolicyConfig;
 }
 

@@ -11,13 +11,16 @@
  *  2. Keypoint fit: the convs, the soft-argmax temperature and a linear read-out r(k) = k·R + c
  *     from the 2C keypoint coordinates to the object position, by Adam on the squared error
  *     (targets normalised per coordinate; the normalisation is folded back into R and c).
- *  3. Composition: the state head's first layer reads the object through W0[obj]; the vision
- *     head reads keypoints, so W0_vis[keypoints] = R·W0[obj] and b0_vis = b0 + c·W0[obj]; the hand
- *     and z rows and every later layer are copied. The composed vision policy computes the state
- *     policy's action up to the read-out's error. Step sizes are copied likewise; the keypoint
- *     rows of W0 get `keypointStepSize` (the state policy's object rows have no exact keypoint
- *     equivalent: their inner gradient is Σ obj·δ where the keypoint rows see Σ k·δ; 'matched'
- *     rescales the object rows' step sizes so the rows move the first layer by the same amount).
+ *  3. Composition. With the read-out in the policy (`vision.readout` = D, the default of
+ *     `gmps vision-init`): the vision head reads [r(k), hand] where the state head read
+ *     [hand, object], so it is the state head with W0's rows reordered, and α likewise: the
+ *     vision policy acts and adapts exactly as the state policy does on the read-out's estimate
+ *     of the object. Without it (the paper's architecture, keypoints straight into the FC block):
+ *     W0_vis[keypoints] = R·W0[obj] and b0_vis = b0 + c·W0[obj], the hand and z rows and every
+ *     later layer copied. It acts as the state policy does, but adapts differently: the object
+ *     rows' inner gradient is Σ obj·δ where the keypoint rows see Σ k·δ, so their step sizes have
+ *     no exact equivalent (`keypointStepSize`: a number, or 'matched', the object rows' step sizes
+ *     rescaled so the rows move the first layer by the same amount).
  *
  * The result is a complete vision checkpoint (every parameter is the vision policy's own; the
  * convs are not frozen): it adapts and evaluates like any other, and `meta-train --init-from` can
@@ -28,6 +31,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Adam } from './adam.js';
 import type { GmpsPolicy } from './policy/policy.js';
 import type { Params } from './policy/params.js';
+import type { VisionPolicy } from './policy/vision.js';
 import { xavierUniform } from './policy/params.js';
 import { Rng } from './rng.js';
 import type { TrainState } from './meta-train.js';
@@ -114,9 +118,9 @@ export interface KeypointFit {
   targetPower: number[];
 }
 
+/** The conv and soft-argmax parameters (not the head, not a read-out). */
 function trunkNames(policy: GmpsPolicy): string[] {
-  const head = new Set(['logStd', 'z', ...policy.shapes.map(([n]) => n).filter((n) => /^[Wb]\d+$/.test(n))]);
-  return policy.shapes.map(([n]) => n).filter((n) => !head.has(n));
+  return policy.shapes.map(([n]) => n).filter((n) => n.startsWith('conv') || n === 'softmaxTemp');
 }
 
 /**
@@ -167,9 +171,9 @@ export function fitKeypoints(policy: GmpsPolicy, init: Params, data: PoseData, o
   vars.readoutB = tf.variable(tf.zeros([D]), true);
   const adam = new Adam({ lr: opts.lr ?? 1e-3 });
   const obsDim = policy.config.obsDim;
+  const vp = policy as VisionPolicy;
   const predict = (p: Params, obs: tf.Tensor2D): tf.Tensor2D => {
-    const f = policy.features(p, obs);
-    const k = tf.slice(f, [0, 0], [-1, kp]) as tf.Tensor2D;
+    const k = vp.keypoints(p, obs);
     return tf.add(tf.matMul(k, p.readoutW as tf.Tensor2D), p.readoutB) as tf.Tensor2D;
   };
   /** RMSE in metres per coordinate over `rows`, in chunks. */
@@ -221,10 +225,8 @@ export function fitKeypoints(policy: GmpsPolicy, init: Params, data: PoseData, o
   let keypointPower = 0;
   for (let s = 0; s < val.length; s += 256) {
     const chunk = val.slice(s, s + 256);
-    keypointPower += tf.tidy(() => {
-      const f = policy.features(vars, tf.tensor2d(obsRows(data, chunk), [chunk.length, obsDim]));
-      return tf.sum(tf.square(tf.slice(f, [0, 0], [-1, kp]))).dataSync()[0];
-    });
+    const k = tf.tidy(() => vp.keypoints(vars, tf.tensor2d(obsRows(data, chunk), [chunk.length, obsDim])).dataSync() as Float32Array);
+    for (let i = 0; i < k.length; i++) keypointPower += k[i] * k[i];
   }
   keypointPower /= val.length;
   const targetPower = Array.from({ length: D }, (_, d) => val.reduce((a, r) => a + data.targets[r * D + d] ** 2, 0) / val.length);
@@ -258,8 +260,13 @@ export function composeVisionPolicy(
   const hv = vision.head;
   const D = fit.readout.W.shape[1];
   const kp = fit.readout.W.shape[0];
+  const withReadout = (vision.config.vision?.readout ?? 0) > 0;
   if (hs.inDim !== 3 + D) throw new Error(`composeVisionPolicy: the state head reads ${hs.inDim} values, expected hand (3) + object (${D})`);
-  if (hv.inDim !== kp + 3) throw new Error(`composeVisionPolicy: the vision head reads ${hv.inDim} values, expected ${kp} keypoint coordinates + hand (3)`);
+  if (withReadout && vision.config.vision!.readout !== D) {
+    throw new Error(`composeVisionPolicy: the vision policy's read-out has width ${vision.config.vision!.readout}, the fitted one ${D}`);
+  }
+  const first = withReadout ? D : kp;
+  if (hv.inDim !== first + 3) throw new Error(`composeVisionPolicy: the vision head reads ${hv.inDim} values, expected ${first} + hand (3)`);
   if (hs.latentDim !== hv.latentDim || hs.hidden.length !== hv.hidden.length || hs.hidden.some((h, i) => h !== hv.hidden[i]) || hs.actDim !== hv.actDim) {
     throw new Error('composeVisionPolicy: the state and vision heads differ in hidden sizes, latent size or action size');
   }
@@ -274,12 +281,22 @@ export function composeVisionPolicy(
     const z = tf.slice(W0, [3 + D, 0], [L, -1]);
     const params: Params = {};
     for (const n of Object.keys(fit.trunk)) params[n] = tf.clone(fit.trunk[n]);
-    for (const [n] of vision.shapes) if (!(n in params) && n !== 'W0' && n !== 'b0') params[n] = tf.clone(state.params[n]);
-    params.W0 = tf.concat([tf.matMul(fit.readout.W, obj), hand, z], 0);
-    params.b0 = tf.add(state.params.b0, tf.reshape(tf.matMul(tf.reshape(fit.readout.b, [1, D]), obj), [-1]));
     const a0 = state.stepSizes.W0 as tf.Tensor2D;
     const stepSizes: Params = {};
     for (const n of vision.adaptable) if (n !== 'W0') stepSizes[n] = tf.clone(state.stepSizes[n]);
+    if (withReadout) {
+      // The read-out computes the object position: the head is the state head with its first
+      // layer's rows reordered from [hand, object, z] to [object, hand, z].
+      params['readout/kernel'] = tf.clone(fit.readout.W);
+      params['readout/bias'] = tf.clone(fit.readout.b);
+      for (const [n] of vision.shapes) if (!(n in params) && n !== 'W0') params[n] = tf.clone(state.params[n]);
+      params.W0 = tf.concat([obj, hand, z], 0);
+      stepSizes.W0 = tf.concat([tf.slice(a0, [3, 0], [D, -1]), tf.slice(a0, [0, 0], [3, -1]), tf.slice(a0, [3 + D, 0], [L, -1])], 0);
+      return { params, stepSizes };
+    }
+    for (const [n] of vision.shapes) if (!(n in params) && n !== 'W0' && n !== 'b0') params[n] = tf.clone(state.params[n]);
+    params.W0 = tf.concat([tf.matMul(fit.readout.W, obj), hand, z], 0);
+    params.b0 = tf.add(state.params.b0, tf.reshape(tf.matMul(tf.reshape(fit.readout.b, [1, D]), obj), [-1]));
     let kpRows: tf.Tensor2D;
     if (opts.keypointStepSize === 'matched') {
       if (!fit.targetPower || fit.targetPower.length !== D || !(fit.keypointPower! > 0)) {
@@ -313,6 +330,8 @@ export interface VisionInitOptions {
   /** Std of the action noise of the expert rollouts (default 0.1). */
   expertNoise?: number;
   fit: KeypointFitOptions;
+  /** Keep the keypoint read-out in the policy (default true); false: the paper's architecture, composed by folding. */
+  readout?: boolean;
   compose?: ComposeOptions;
   seed?: number;
   log?: (line: string) => void;
@@ -342,7 +361,12 @@ export async function visionInit(opts: VisionInitOptions): Promise<VisionInitRes
     const info = opts.sampler.info;
     if (!info.imageShape) throw new Error('vision-init: the sampler renders no images (open it with a camera env)');
     const vcfg = {
-      ...defaultVisionConfig(sc.policy.actDim, { ...(await import('./policy/index.js')).DEFAULT_VISION, height: info.imageShape.height, width: info.imageShape.width }),
+      ...defaultVisionConfig(sc.policy.actDim, {
+        ...(await import('./policy/index.js')).DEFAULT_VISION,
+        height: info.imageShape.height,
+        width: info.imageShape.width,
+        ...(opts.readout === false ? {} : { readout: sc.policy.obsDim - 3 }),
+      }),
       hidden: sc.policy.hidden,
       latentDim: sc.policy.latentDim,
       zInit: sc.policy.zInit,
@@ -382,7 +406,7 @@ export async function visionInit(opts: VisionInitOptions): Promise<VisionInitRes
       obsMode: 'vision' as const,
       envOptions: { ...sc.envOptions, camera: { height: info.imageShape.height, width: info.imageShape.width } },
       policy: vcfg,
-      visionInit: { from: opts.from, poseRows: data.n, fitSteps: opts.fit.steps, valRmse: fit.valRmse, keypointStepSize: opts.compose?.keypointStepSize ?? 0 },
+      visionInit: { from: opts.from, poseRows: data.n, fitSteps: opts.fit.steps, valRmse: fit.valRmse, keypointStepSize: opts.readout === false ? opts.compose?.keypointStepSize ?? 0 : 'exact' as const },
     };
     const learner = new GmpsLearner(vision, composed, mt.learnerOptions(config));
     disposeParams(composed.params);

@@ -19,6 +19,13 @@ export interface VisionConfig {
   strides: readonly number[];
   /** Proprioceptive values appended after the image (hand xyz). */
   handDim: number;
+  /**
+   * Width of a linear read-out from the keypoints (0 or absent: none, the GMPS architecture: the
+   * 2C keypoint coordinates go to the FC block). With D > 0 the keypoints pass through
+   * `readout/kernel` [2C x D] + `readout/bias` [D] first (an object position, fitted by
+   * `gmps vision-init`); it belongs to the trunk, is meta-trained and does not adapt.
+   */
+  readout?: number;
 }
 
 export interface PolicyConfig {

@@ -3,7 +3,8 @@
  * Three SAME convolutions with ReLU (16 filters: 5x5/3, 3x3/3, 3x3/1 on 48x64x3), a spatial
  * soft-argmax with a learned temperature (x, y in [-1, 1] per channel → 32 keypoint coordinates),
  * then [keypoints, hand xyz, z] into the Gaussian head FC 100-100 → 3. Everything is meta-trained;
- * only the FC weights/biases and z adapt in the inner step.
+ * only the FC weights/biases and z adapt in the inner step. Optionally (`vision.readout` D > 0) a
+ * linear read-out maps the keypoints to D values (an object position) before the FC block.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { headShapes, type HeadConfig } from './head.js';
@@ -72,7 +73,9 @@ export class VisionPolicy extends PolicyBase {
     }
     [this.featH, this.featW] = convOutSizes(v)[v.filters.length - 1];
     const keypoints = 2 * v.filters[v.filters.length - 1];
-    this.head = { inDim: keypoints + v.handDim, actDim: config.actDim, hidden: config.hidden, latentDim: config.latentDim };
+    const readout = v.readout ?? 0;
+    if (!Number.isInteger(readout) || readout < 0) throw new Error(`VisionPolicy: readout must be an integer >= 0, got ${v.readout}`);
+    this.head = { inDim: (readout || keypoints) + v.handDim, actDim: config.actDim, hidden: config.hidden, latentDim: config.latentDim };
     const conv: [string, number[]][] = [];
     let cin = v.channels;
     v.filters.forEach((f, i) => {
@@ -81,6 +84,10 @@ export class VisionPolicy extends PolicyBase {
       cin = f;
     });
     conv.push(['softmaxTemp', [1]]);
+    if (readout > 0) {
+      conv.push(['readout/kernel', [keypoints, readout]]);
+      conv.push(['readout/bias', [readout]]);
+    }
     const head = headShapes(this.head);
     this.shapes = [...conv, ...head];
     this.adaptable = head.map(([n]) => n).filter((n) => n !== 'logStd');
@@ -94,6 +101,10 @@ export class VisionPolicy extends PolicyBase {
       params[`conv${i}/bias`] = tf.zeros([this.v.filters[i]]);
     });
     params.softmaxTemp = tf.ones([1]);
+    if (this.v.readout) {
+      params['readout/kernel'] = xavierUniform([2 * this.v.filters[this.v.filters.length - 1], this.v.readout], seed * 1000 + 600);
+      params['readout/bias'] = tf.zeros([this.v.readout]);
+    }
     return { params, stepSizes: initStepSizes(this.shapes, this.adaptable, this.config.initStepSize) };
   }
 
@@ -123,6 +134,12 @@ export class VisionPolicy extends PolicyBase {
     return [img, hand];
   }
 
+  /** The keypoints, or their linear read-out when the policy has one. */
+  private keypointFeatures(p: Params, kp: tf.Tensor2D): tf.Tensor2D {
+    if (!this.v.readout) return kp;
+    return tf.add(tf.matMul(kp, p['readout/kernel'] as tf.Tensor2D), p['readout/bias']) as tf.Tensor2D;
+  }
+
   /** Expected (x, y) of each channel's softmax over space: [n, 2C] as x0, y0, x1, y1, … */
   private softArgmax(p: Params, fmap: tf.Tensor4D): tf.Tensor2D {
     const [n, h, w, c] = fmap.shape;
@@ -135,12 +152,18 @@ export class VisionPolicy extends PolicyBase {
   }
 
   features(p: Params, obs: tf.Tensor2D): tf.Tensor2D {
-    let [x, hand] = this.split(obs);
+    const hand = this.split(obs)[1];
+    return tf.concat([this.keypointFeatures(p, this.keypoints(p, obs)), hand], 1) as tf.Tensor2D;
+  }
+
+  /** The 2C soft-argmax keypoint coordinates [n x 2C] (before any read-out). */
+  keypoints(p: Params, obs: tf.Tensor2D): tf.Tensor2D {
+    let [x] = this.split(obs);
     this.v.filters.forEach((_f, i) => {
       const y = tf.conv2d(x, p[`conv${i}/kernel`] as tf.Tensor4D, this.v.strides[i], 'same');
       x = tf.relu(tf.add(y, p[`conv${i}/bias`])) as tf.Tensor4D;
     });
-    return tf.concat([this.softArgmax(p, x), hand], 1) as tf.Tensor2D;
+    return this.softArgmax(p, x);
   }
 
   protected override featuresFast(p: Params, obs: tf.Tensor2D): tf.Tensor2D {
@@ -155,6 +178,6 @@ export class VisionPolicy extends PolicyBase {
         activation: 'relu',
       });
     });
-    return tf.concat([this.softArgmax(p, x), hand], 1) as tf.Tensor2D;
+    return tf.concat([this.keypointFeatures(p, this.softArgmax(p, x)), hand], 1) as tf.Tensor2D;
   }
 }
