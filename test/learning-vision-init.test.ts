@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/learning/backend.js';
 import { adaptStep } from '../src/learning/gmps.js';
 import { loadCheckpoint } from '../src/learning/meta-train.js';
-import { createPolicy, defaultMlpConfig, defaultVisionConfig, disposeParams, type Params } from '../src/learning/policy/index.js';
+import { createPolicy, defaultMlpConfig, defaultVisionConfig, disposeParams, type GmpsPolicy, type Params } from '../src/learning/policy/index.js';
 import { Rng } from '../src/learning/rng.js';
 import { composeVisionPolicy, fitKeypoints, poseDataOf, type PoseData } from '../src/learning/vision-init.js';
 import type { Trajectory } from '../src/learning/trajectory.js';
@@ -20,6 +20,20 @@ function readout(W: number[][], b: number[]): { W: tf.Tensor2D; b: tf.Tensor1D }
   return { W: tf.tensor2d(W), b: tf.tensor1d(b) };
 }
 
+/** A state policy's θ and α with every entry different, a fresh vision trunk and a random read-out. */
+function setup(state: GmpsPolicy, vision: GmpsPolicy, seed: number, bias: number[]) {
+  const s = state.init(3);
+  const theta: Params = {};
+  for (const [n, t] of Object.entries(s.params)) theta[n] = tf.add(t, tf.randomNormal(t.shape, 0, 0.3, 'float32', n.length));
+  const alpha: Params = {};
+  for (const [n, t] of Object.entries(s.stepSizes)) alpha[n] = tf.add(t, tf.randomUniform(t.shape, 0, 0.1, 'float32', 7 + n.length));
+  const v = vision.init(5);
+  const rng = new Rng(seed);
+  const W = Array.from({ length: 32 }, () => Array.from({ length: 3 }, () => rng.normal() * 0.2));
+  const fit = { trunk: Object.fromEntries(Object.entries(v.params).filter(([n]) => n.startsWith('conv') || n === 'softmaxTemp')), readout: readout(W, bias) };
+  return { s, theta, alpha, v, rng, fit };
+}
+
 describe('vision-init: a vision policy from a state policy', function () {
   this.timeout(120_000);
   before(() => initBackend({ backend: 'wasm', log: null }));
@@ -27,16 +41,7 @@ describe('vision-init: a vision policy from a state policy', function () {
   it('composes the state head onto the keypoints: same mean action when the read-out is exact, step sizes carried over', () => {
     const state = createPolicy({ ...defaultMlpConfig(6, 3), initStepSize: 0.25 });
     const vision = createPolicy({ ...defaultVisionConfig(3, SMALL), initStepSize: 0.25 });
-    const s = state.init(3);
-    // Non-trivial θ and α: every entry different.
-    const theta: Params = {};
-    for (const [n, t] of Object.entries(s.params)) theta[n] = tf.add(t, tf.randomNormal(t.shape, 0, 0.3, 'float32', n.length));
-    const alpha: Params = {};
-    for (const [n, t] of Object.entries(s.stepSizes)) alpha[n] = tf.add(t, tf.randomUniform(t.shape, 0, 0.1, 'float32', 7 + n.length));
-    const v = vision.init(5);
-    const rng = new Rng(1);
-    const W = Array.from({ length: 32 }, () => Array.from({ length: 3 }, () => rng.normal() * 0.2));
-    const fit = { trunk: Object.fromEntries(Object.entries(v.params).filter(([n]) => n.startsWith('conv') || n === 'softmaxTemp')), readout: readout(W, [0.1, -0.2, 0.3]) };
+    const { s, theta, alpha, v, fit } = setup(state, vision, 1, [0.1, -0.2, 0.3]);
     const composed = composeVisionPolicy({ policy: state, params: theta, stepSizes: alpha }, vision, fit, { keypointStepSize: 0.01 });
     const n = 5;
     const px = SMALL.height * SMALL.width * 3;
@@ -70,15 +75,7 @@ describe('vision-init: a vision policy from a state policy', function () {
     const vision = createPolicy({ ...defaultVisionConfig(3, { ...SMALL, readout: 3 }), initStepSize: 0.25 });
     assert.equal(vision.head.inDim, 6, 'the FC block reads the 3 read-out values and the hand');
     assert.ok(vision.shapes.some(([n]) => n === 'readout/kernel') && !vision.adaptable.includes('readout/kernel'), 'the read-out is meta-trained, not adapted');
-    const s = state.init(3);
-    const theta: Params = {};
-    for (const [n, t] of Object.entries(s.params)) theta[n] = tf.add(t, tf.randomNormal(t.shape, 0, 0.3, 'float32', n.length));
-    const alpha: Params = {};
-    for (const [n, t] of Object.entries(s.stepSizes)) alpha[n] = tf.add(t, tf.randomUniform(t.shape, 0, 0.1, 'float32', 7 + n.length));
-    const v = vision.init(5);
-    const rng = new Rng(2);
-    const W = Array.from({ length: 32 }, () => Array.from({ length: 3 }, () => rng.normal() * 0.2));
-    const fit = { trunk: Object.fromEntries(Object.entries(v.params).filter(([n]) => n.startsWith('conv') || n === 'softmaxTemp')), readout: readout(W, [0.1, 0.6, 0.2]) };
+    const { s, theta, alpha, v, rng, fit } = setup(state, vision, 2, [0.1, 0.6, 0.2]);
     const composed = composeVisionPolicy({ policy: state, params: theta, stepSizes: alpha }, vision, fit);
     const n = 6;
     const px = SMALL.height * SMALL.width * 3;
