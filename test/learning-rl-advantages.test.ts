@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { computeAdvantages, discountCumsum, normalize, toAdaptBatch, toTaskSamples } from '../src/learning/advantages.js';
+import { computeAdvantages, defaultBaselineFor, discountCumsum, normalize, toAdaptBatch, toTaskSamples } from '../src/learning/advantages.js';
 import { LinearFeatureBaseline, solveLinear, type Baseline } from '../src/learning/baseline.js';
 import { Rng } from '../src/learning/rng.js';
 import type { Trajectory } from '../src/learning/trajectory.js';
@@ -126,6 +126,33 @@ describe('learning-rl advantages and baseline', () => {
       for (let j = 0; j < cols; j++) s += feats[2][i * cols + j] * ls[j];
       assert.ok(Math.abs(pred[i] - s) < 1e-4, `prediction ${i}`);
     }
+  });
+
+  it("linear baseline on hands (the vision default) regresses on the hand positions, not the states", () => {
+    const rng = new Rng(6);
+    const T = 40;
+    // Returns are a linear function of the hand's x; the states are noise.
+    const mk = () => {
+      const hands = Float32Array.from({ length: T * 3 }, () => rng.uniform(-1, 1));
+      const tr = traj(Array.from({ length: T }, () => [rng.normal(), rng.normal()]), new Array(T).fill(0), { hands });
+      return { tr, ret: Float64Array.from({ length: T }, (_, t) => 2 + 3 * hands[t * 3]) };
+    };
+    const data = [mk(), mk(), mk()];
+    const onHands = new LinearFeatureBaseline({ input: 'hands' });
+    onHands.fit(data.map((d) => d.tr), data.map((d) => d.ret));
+    assert.equal(onHands.coefficients!.length, 2 * 3 + 4);
+    close(onHands.predict(data[0].tr), data[0].ret, 1e-3, 'hand baseline');
+    const onStates = new LinearFeatureBaseline();
+    onStates.fit(data.map((d) => d.tr), data.map((d) => d.ret));
+    const err = onStates.predict(data[0].tr).reduce((s, p, t) => s + Math.abs(p - data[0].ret[t]), 0) / T;
+    assert.ok(err > 0.5, `the state baseline cannot see the hand (mean error ${err})`);
+    // Vision rows get it by default; advantages are ~0 where the hand explains the return.
+    assert.equal(defaultBaselineFor('vision'), 'linear-hand');
+    assert.equal(defaultBaselineFor('state'), 'linear');
+    const vision = data.map((d) => ({ ...d.tr, rewards: Float64Array.from({ length: T }, (_, t) => d.ret[t] - (t + 1 < T ? 0.99 * d.ret[t + 1] : 0)) }));
+    const adv = computeAdvantages(vision, { baseline: 'linear-hand', normalize: false });
+    assert.ok(adv.flat.every((a) => Math.abs(a) < 1e-2), 'hand baseline explains the returns');
+    assert.throws(() => new LinearFeatureBaseline({ input: 'hands' }).fit([{ ...data[0].tr, hands: new Float32Array(0) }], [data[0].ret]), /no hand positions/);
   });
 
   it('linear baseline stays finite on collinear features (constant state)', () => {

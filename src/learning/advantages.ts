@@ -39,8 +39,11 @@ export interface AdvantageOptions {
   gamma?: number;
   /** GAE λ (default 1: discounted return minus baseline). */
   lambda?: number;
-  /** 'linear' (default, refitted on this batch), 'zero', or a baseline object (fitted here). */
-  baseline?: 'linear' | 'zero' | Baseline;
+  /**
+   * 'linear' (default, refitted on this batch, on the states), 'linear-hand' (the same on the hand
+   * positions), 'zero', or a baseline object (fitted here).
+   */
+  baseline?: BaselineChoice | Baseline;
   /** Normalise over all steps of the batch (default true). */
   normalize?: boolean;
 }
@@ -63,8 +66,13 @@ export function computeAdvantages(trajs: readonly Trajectory[], opts: AdvantageO
   if (!(gamma >= 0 && gamma <= 1)) throw new Error(`gamma must be in [0, 1], got ${gamma}`);
   if (!(lambda >= 0 && lambda <= 1)) throw new Error(`lambda must be in [0, 1], got ${lambda}`);
   if (trajs.length === 0) throw new Error('computeAdvantages: no trajectories');
+  const choice = opts.baseline ?? 'linear';
   const baseline: Baseline =
-    opts.baseline === 'zero' ? new ZeroBaseline() : opts.baseline === 'linear' || opts.baseline === undefined ? new LinearFeatureBaseline() : opts.baseline;
+    choice === 'zero'
+      ? new ZeroBaseline()
+      : choice === 'linear' || choice === 'linear-hand'
+        ? new LinearFeatureBaseline({ input: choice === 'linear' ? 'states' : 'hands' })
+        : choice;
   const returns = trajs.map((tr) => discountCumsum(tr.rewards, gamma));
   baseline.fit(trajs, returns);
   const baselines = trajs.map((tr) => baseline.predict(tr));
@@ -93,9 +101,15 @@ export function computeAdvantages(trajs: readonly Trajectory[], opts: AdvantageO
   return { returns, baselines, advantages, flat: Float32Array.from(all) };
 }
 
-/** Vision policies use the zero baseline (as the GMPS conv policy does). */
-export function defaultBaselineFor(mode: ObsMode): 'linear' | 'zero' {
-  return mode === 'vision' ? 'zero' : 'linear';
+export type BaselineChoice = 'linear' | 'linear-hand' | 'zero';
+
+/**
+ * State policies: the linear baseline on the state. Vision policies: the linear baseline on the
+ * hand position (the GMPS conv policy used the zero baseline; the hand is observed, so the
+ * baseline still needs no privileged state).
+ */
+export function defaultBaselineFor(mode: ObsMode): BaselineChoice {
+  return mode === 'vision' ? 'linear-hand' : 'linear';
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
  * Value baselines for the policy-gradient inner step, as rllab's: `LinearFeatureBaseline`
  * (ridge regression of discounted returns on [o, o², t/100, (t/100)², (t/100)³, 1], with o the
- * state clipped to [-10, 10]) and `ZeroBaseline` (the vision policy's choice).
+ * state clipped to [-10, 10]) and `ZeroBaseline` (the GMPS conv policy's choice). The linear
+ * baseline can also read the hand position instead of the state (`input: 'hands'`): what a vision
+ * policy observes besides the image, so it needs no privileged state.
  */
 import type { Trajectory } from './trajectory.js';
 
@@ -22,26 +24,39 @@ export class ZeroBaseline implements Baseline {
 export interface LinearBaselineOptions {
   /** Ridge coefficient; multiplied by 10 after a NaN solution, up to 5 tries (default 1e-5). */
   regCoeff?: number;
+  /** What o is: the trajectory's states (default) or its hand positions. */
+  input?: 'states' | 'hands';
+}
+
+type BaselineInput = Pick<Trajectory, 'states' | 'length' | 'stateDim'> & Partial<Pick<Trajectory, 'hands'>>;
+
+/** The rows o_t the baseline regresses on and their width. */
+function inputRows(traj: BaselineInput, input: 'states' | 'hands'): { rows: Float32Array; d: number } {
+  if (input === 'states') return { rows: traj.states, d: traj.stateDim };
+  if (!traj.hands || traj.hands.length < traj.length * 3) throw new Error('linear baseline on hands: the trajectory has no hand positions');
+  return { rows: traj.hands, d: 3 };
 }
 
 export class LinearFeatureBaseline implements Baseline {
   readonly regCoeff: number;
+  readonly input: 'states' | 'hands';
   /** Fitted coefficients, undefined before the first fit (predicts zeros then). */
   coefficients: Float64Array | undefined;
 
   constructor(opts: LinearBaselineOptions = {}) {
     this.regCoeff = opts.regCoeff ?? 1e-5;
+    this.input = opts.input ?? 'states';
   }
 
-  /** Feature matrix [T x (2·stateDim + 4)] of one trajectory. */
-  static features(traj: Pick<Trajectory, 'states' | 'length' | 'stateDim'>): Float64Array {
-    const d = traj.stateDim;
+  /** Feature matrix [T x (2·d + 4)] of one trajectory (d: the state width, or 3 for hands). */
+  static features(traj: BaselineInput, input: 'states' | 'hands' = 'states'): Float64Array {
+    const { rows, d } = inputRows(traj, input);
     const w = 2 * d + 4;
     const out = new Float64Array(traj.length * w);
     for (let t = 0; t < traj.length; t++) {
       const row = t * w;
       for (let i = 0; i < d; i++) {
-        const o = Math.min(10, Math.max(-10, traj.states[t * d + i]));
+        const o = Math.min(10, Math.max(-10, rows[t * d + i]));
         out[row + i] = o;
         out[row + d + i] = o * o;
       }
@@ -57,13 +72,14 @@ export class LinearFeatureBaseline implements Baseline {
   fit(trajs: readonly Trajectory[], returns: readonly Float64Array[]): void {
     if (trajs.length !== returns.length) throw new Error(`baseline fit: ${trajs.length} trajectories but ${returns.length} return arrays`);
     if (trajs.length === 0) throw new Error('baseline fit: no trajectories');
-    const w = 2 * trajs[0].stateDim + 4;
+    const width = (tr: Trajectory) => 2 * (this.input === 'hands' ? 3 : tr.stateDim) + 4;
+    const w = width(trajs[0]);
     const ftf = new Float64Array(w * w);
     const fty = new Float64Array(w);
     trajs.forEach((tr, k) => {
-      if (2 * tr.stateDim + 4 !== w) throw new Error('baseline fit: trajectories disagree on state width');
+      if (width(tr) !== w) throw new Error('baseline fit: trajectories disagree on state width');
       if (returns[k].length !== tr.length) throw new Error(`baseline fit: trajectory ${k} has ${tr.length} steps but ${returns[k].length} returns`);
-      const f = LinearFeatureBaseline.features(tr);
+      const f = LinearFeatureBaseline.features(tr, this.input);
       for (let t = 0; t < tr.length; t++) {
         const row = t * w;
         const y = returns[k][t];
@@ -93,8 +109,9 @@ export class LinearFeatureBaseline implements Baseline {
     const c = this.coefficients;
     if (!c) return out;
     const w = c.length;
-    if (w !== 2 * traj.stateDim + 4) throw new Error(`baseline was fitted on ${(w - 4) / 2}-D states, got ${traj.stateDim}-D`);
-    const f = LinearFeatureBaseline.features(traj);
+    const d = this.input === 'hands' ? 3 : traj.stateDim;
+    if (w !== 2 * d + 4) throw new Error(`baseline was fitted on ${(w - 4) / 2}-D states, got ${d}-D`);
+    const f = LinearFeatureBaseline.features(traj, this.input);
     for (let t = 0; t < traj.length; t++) {
       let s = 0;
       for (let i = 0; i < w; i++) s += f[t * w + i] * c[i];

@@ -5,7 +5,7 @@
  * belongs to the k-th step (one reward per control step).
  *
  * The step uses the same advantage pipeline as simulated meta-test adaptation (`toAdaptBatch`:
- * γ 0.99, linear baseline on the state rows, zero baseline for vision, normalised) and `adaptStep`
+ * γ 0.99, linear baseline on the state rows, or on the hand positions for vision, normalised) and `adaptStep`
  * with the learned α.
  */
 import type { TaskParams } from '../../sim/types.js';
