@@ -58,7 +58,7 @@ const node = defineNode({
   description: 'GMPS policy: camera image or state + hand pose → cmd_ee; parameter swaps between trials; records each step',
   async create(ros) {
     const p = declare(ros);
-    if (!p.checkpoint) throw new Error('parameter checkpoint is empty: give the GMPS checkpoint directory (e.g. checkpoints/door-state)');
+    if (!p.checkpoint) throw new Error('parameter checkpoint is empty: give the GMPS checkpoint directory (e.g. checkpoints/door-vision)');
     if (p.trigger !== 'clock' && p.trigger !== 'timer') throw new Error(`parameter trigger must be clock or timer, got '${p.trigger}'`);
     const log = ros.getLogger();
     const ck = await loadInferencePolicy(p.checkpoint, { log: (l) => log.info(l) });

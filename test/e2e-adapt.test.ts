@@ -45,4 +45,19 @@ describe('e2e: gmps launch launch/adapt_door.launch.yaml', function () {
     assert.match(stderr, new RegExp(`target_deg not set: drew ${last.targetDeg} deg`));
     assert.equal(last.steps.length, 1);
   });
+
+  it('the main job\'s default: the shipped camera policy (checkpoints/door-vision) adapts to a 35-deg door in one step through the graph', async () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'gmps-e2e-adapt-'));
+    const args = ['--import', 'tsx', 'src/cli/main.ts', 'launch', 'launch/adapt_door.launch.yaml'];
+    args.push('target_deg:=35.0', 'steps:=1', 'rollouts:=10', `output_dir:=${out}`, '--json');
+    const { stdout } = await run(process.execPath, args, { maxBuffer: 1 << 24 });
+    const last = JSON.parse(stdout.trim().split('\n').at(-1)!) as { steps: Array<{ step: number; return: number; success: number }> };
+    const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
+    assert.equal(report.obsMode, 'vision');
+    assert.match(report.checkpoint, /checkpoints\/door-vision\/model\.json$/);
+    const [before, after] = last.steps;
+    // Measured: 72.0 → 121.0, success 0 → 1 (expert about 180 on this door).
+    assert.ok(after.return > before.return + 25, `return ${before.return} → ${after.return}`);
+    assert.ok(after.success >= 0.5, `success after one step ${after.success}`);
+  });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -186,6 +187,7 @@ describe('vision-init: a vision policy from a state policy', function () {
       assert.equal(c.visionInit.poseRows, 600);
       assert.equal(c.visionInit.keypointStepSize, 'exact');
       assert.equal(c.policy.vision.readout, 3, 'the keypoint read-out to the handle position stays in the policy');
+      assert.ok(existsSync(path.join(out, 'curve.svg')), 'the meta-training curve of the head (the state run) is written next to it');
       const ck = await loadCheckpoint(out);
       const from = await loadCheckpoint('checkpoints/door-state');
       try {

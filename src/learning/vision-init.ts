@@ -413,7 +413,10 @@ export async function visionInit(opts: VisionInitOptions): Promise<VisionInitRes
     disposeParams(composed.stepSizes);
     const envSamples = data.n;
     try {
-      await mt.saveCheckpoint(opts.outDir, { ...state, config, envSamples: state.envSamples + envSamples }, learner, []);
+      const visionState = { ...state, config, envSamples: state.envSamples + envSamples };
+      await mt.saveCheckpoint(opts.outDir, visionState, learner, []);
+      // The head's meta-training curve is the state run's (measured with the state policy).
+      await mt.writeCurve(opts.outDir, visionState);
     } finally {
       learner.dispose();
     }
