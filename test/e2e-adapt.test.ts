@@ -56,7 +56,7 @@ describe('e2e: gmps launch launch/adapt_door.launch.yaml', function () {
     assert.equal(report.obsMode, 'vision');
     assert.match(report.checkpoint, /checkpoints\/door-vision\/model\.json$/);
     const [before, after] = last.steps;
-    // Measured: 72.0 → 121.0, success 0 → 1 (expert about 180 on this door).
+    // Measured: 72.0 → 124.1, success 0 → 1.
     assert.ok(after.return > before.return + 25, `return ${before.return} → ${after.return}`);
     assert.ok(after.success >= 0.5, `success after one step ${after.success}`);
   });

@@ -268,6 +268,7 @@ describe('meta-training checkpoints: model.json with the training state and D*',
       'door-state': { task: 'door', kind: 'mlp', obsMode: 'state' },
       'push-state': { task: 'push', kind: 'mlp', obsMode: 'state' },
       'door-vision': { task: 'door', kind: 'vision', obsMode: 'vision' },
+      'push-vision': { task: 'push', kind: 'vision', obsMode: 'vision' },
     };
     const shipped = (await readdir(SHIPPED, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
     assert.ok(shipped.includes('door-state') && shipped.includes('push-state'), `shipped: ${shipped}`);

@@ -174,7 +174,7 @@ describe('vision-init: a vision policy from a state policy', function () {
     try {
       const out = path.join(dir, 'door-vision');
       const res = await run('node', ['--import', 'tsx', 'src/cli/main.ts', 'vision-init', '--from', 'checkpoints/door-state', '--out', out,
-        '--tasks', '1', '--rollouts', '2', '--fit-steps', '4', '--batch', '16', '--workers', '0', '--envs', '4', '--backend', 'wasm', '--json']);
+        '--tasks', '1', '--rollouts', '2', '--fit-steps', '4', '--batch', '16', '--readout', '--workers', '0', '--envs', '4', '--backend', 'wasm', '--json']);
       const summary = JSON.parse(res.stdout.trim().split('\n').at(-1)!);
       assert.equal(summary.poseRows, 600, 'pre-update, adapted and expert rollouts: 3 x 2 x 100 frames');
       assert.equal(summary.fit.curve.at(-1).step, 4);

@@ -11,11 +11,10 @@
  *  2. Keypoint fit: the convs, the soft-argmax temperature and a linear read-out r(k) = k·R + c
  *     from the 2C keypoint coordinates to the object position, by Adam on the squared error
  *     (targets normalised per coordinate; the normalisation is folded back into R and c).
- *  3. Composition. With the read-out in the policy (`vision.readout` = D, the default of
- *     `gmps vision-init`): the vision head reads [r(k), hand] where the state head read
+ *  3. Composition. With the read-out in the policy (`vision.readout` = D, `--readout`): the vision head reads [r(k), hand] where the state head read
  *     [hand, object], so it is the state head with W0's rows reordered, and α likewise: the
  *     vision policy acts and adapts exactly as the state policy does on the read-out's estimate
- *     of the object. Without it (the paper's architecture, keypoints straight into the FC block):
+ *     of the object. Without it (the paper's architecture, keypoints straight into the FC block; the default):
  *     W0_vis[keypoints] = R·W0[obj] and b0_vis = b0 + c·W0[obj], the hand and z rows and every
  *     later layer copied. It acts as the state policy does, but adapts differently: the object
  *     rows' inner gradient is Σ obj·δ where the keypoint rows see Σ k·δ, so their step sizes have
@@ -330,8 +329,9 @@ export interface VisionInitOptions {
   /** Std of the action noise of the expert rollouts (default 0.1). */
   expertNoise?: number;
   fit: KeypointFitOptions;
-  /** Keep the keypoint read-out in the policy (default true); false: the paper's architecture, composed by folding. */
+  /** Keep the keypoint read-out in the policy as a layer before the FC block (default false: the paper's layout, the read-out folded into the first FC layer). */
   readout?: boolean;
+  /** First-layer keypoint step sizes without the read-out (default 'matched'). */
   compose?: ComposeOptions;
   seed?: number;
   log?: (line: string) => void;
@@ -365,7 +365,7 @@ export async function visionInit(opts: VisionInitOptions): Promise<VisionInitRes
         ...(await import('./policy/index.js')).DEFAULT_VISION,
         height: info.imageShape.height,
         width: info.imageShape.width,
-        ...(opts.readout === false ? {} : { readout: sc.policy.obsDim - 3 }),
+        ...(opts.readout ? { readout: sc.policy.obsDim - 3 } : {}),
       }),
       hidden: sc.policy.hidden,
       latentDim: sc.policy.latentDim,
@@ -397,7 +397,8 @@ export async function visionInit(opts: VisionInitOptions): Promise<VisionInitRes
       disposeParams(init.stepSizes);
     }
     // 3. Composition and checkpoint.
-    const composed = composeVisionPolicy({ policy: ck.policy, params: ck.params, stepSizes: ck.stepSizes }, vision, fit, opts.compose);
+    const keypointStepSize = opts.compose?.keypointStepSize ?? 'matched';
+    const composed = composeVisionPolicy({ policy: ck.policy, params: ck.params, stepSizes: ck.stepSizes }, vision, fit, { keypointStepSize });
     disposeParams(fit.trunk);
     fit.readout.W.dispose();
     fit.readout.b.dispose();
@@ -406,7 +407,7 @@ export async function visionInit(opts: VisionInitOptions): Promise<VisionInitRes
       obsMode: 'vision' as const,
       envOptions: { ...sc.envOptions, camera: { height: info.imageShape.height, width: info.imageShape.width } },
       policy: vcfg,
-      visionInit: { from: opts.from, poseRows: data.n, fitSteps: opts.fit.steps, valRmse: fit.valRmse, keypointStepSize: opts.readout === false ? opts.compose?.keypointStepSize ?? 0 : 'exact' as const },
+      visionInit: { from: opts.from, poseRows: data.n, fitSteps: opts.fit.steps, valRmse: fit.valRmse, keypointStepSize: opts.readout ? ('exact' as const) : keypointStepSize },
     };
     const learner = new GmpsLearner(vision, composed, mt.learnerOptions(config));
     disposeParams(composed.params);

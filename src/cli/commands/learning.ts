@@ -457,8 +457,8 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--fit-steps <n>', 'Adam steps of the keypoint fit', '3000')
     .option('--batch <n>', 'frames per Adam step', '64')
     .option('--lr <x>', 'Adam learning rate of the keypoint fit', '0.001')
-    .option('--keypoint-step-size <x>', 'inner step size of the first layer\'s keypoint rows: with --no-readout only: matched (per hidden unit, the state policy\'s object-row step sizes rescaled by mean squares) or a number', 'matched')
-    .option('--no-readout', 'the paper\'s architecture (keypoints straight into the FC block, composed by folding the read-out into the first layer) instead of keeping the keypoint read-out in the policy')
+    .option('--keypoint-step-size <x>', 'inner step size of the first layer\'s keypoint rows: matched (per hidden unit, the state policy\'s object-row step sizes rescaled by mean squares) or a number; not used with --readout', 'matched')
+    .option('--readout', 'keep the keypoint read-out in the policy as a linear layer before the FC block (the composed policy then adapts exactly as the state policy) instead of folding it into the first FC layer (the paper\'s layout)')
     .option('--height <n>', 'camera image height', '48')
     .option('--width <n>', 'camera image width', '64')
     .option('--seed <n>', 'seed', '0')
@@ -466,7 +466,7 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--workers <n>', 'env worker threads (0: main thread)')
     .option('--backend <name>', 'tfjs backend')
     .option('--json', 'print the result as one JSON line')
-    .action(async (o: { from: string; out: string; tasks: string; rollouts: string; fitSteps: string; batch: string; lr: string; keypointStepSize: string; readout: boolean; height: string; width: string; seed: string; envs?: string; workers?: string; backend?: string; json?: boolean }) => {
+    .action(async (o: { from: string; out: string; tasks: string; rollouts: string; fitSteps: string; batch: string; lr: string; keypointStepSize: string; readout?: boolean; height: string; width: string; seed: string; envs?: string; workers?: string; backend?: string; json?: boolean }) => {
       if (path.resolve(o.out) === path.resolve(o.from.endsWith('.json') ? path.dirname(o.from) : o.from)) throw new CliError('--out must differ from --from');
       const ck = await checkpointEnv(o.from, '--from');
       if (ck.obsMode !== 'state') throw new CliError(`--from ${o.from} holds a ${ck.obsMode} policy; give a state checkpoint`);
@@ -493,7 +493,7 @@ export function registerLearning(program: Command, _bench: Command): void {
             lr: num('--lr', o.lr),
             log: (p) => process.stderr.write(`fit step ${p.step}: RMSE train ${(100 * p.trainRmse).toFixed(2)} cm, validation ${(100 * p.valRmse).toFixed(2)} cm\n`),
           },
-          readout: o.readout,
+          readout: !!o.readout,
           compose: { keypointStepSize },
           log: (line) => process.stderr.write(`${line}\n`),
         });
