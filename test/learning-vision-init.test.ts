@@ -7,8 +7,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/learning/backend.js';
-import { adaptStep } from '../src/learning/gmps.js';
-import { loadCheckpoint } from '../src/learning/meta-train.js';
+import { adaptStep, GmpsLearner, prepareBatch } from '../src/learning/gmps.js';
+import { defaultMetaTrainConfig, learnerOptions, loadCheckpoint } from '../src/learning/meta-train.js';
 import { createPolicy, defaultMlpConfig, defaultVisionConfig, disposeParams, type GmpsPolicy, type Params } from '../src/learning/policy/index.js';
 import { Rng } from '../src/learning/rng.js';
 import { composeVisionPolicy, fitKeypoints, poseDataOf, type PoseData } from '../src/learning/vision-init.js';
@@ -97,6 +97,34 @@ describe('vision-init: a vision policy from a state policy', function () {
     for (const p of [s.params, s.stepSizes, theta, alpha, v.params, v.stepSizes, composed.params, composed.stepSizes, phiV, phiS]) disposeParams(p);
     obs.dispose();
     stateObs.dispose();
+  });
+
+  it('--freeze-trunk: meta-training steps leave the convs, soft-argmax and read-out as they are and move the FC block', () => {
+    const policyConfig = { ...defaultVisionConfig(3, { ...SMALL, readout: 3 }), hidden: [8, 8] };
+    const c = { ...defaultMetaTrainConfig('door', { obsDim: policyConfig.obsDim, actDim: 3 }), obsMode: 'vision' as const, policy: policyConfig, freezeTrunk: true, learnStd: false };
+    const opts = learnerOptions(c);
+    assert.deepEqual([...opts.frozen!].sort(), ['conv0/bias', 'conv0/kernel', 'conv1/bias', 'conv1/kernel', 'conv2/bias', 'conv2/kernel', 'logStd', 'readout/bias', 'readout/kernel', 'softmaxTemp']);
+    const policy = createPolicy(policyConfig);
+    const init = policy.init(1);
+    const learner = new GmpsLearner(policy, init, opts);
+    const px = SMALL.height * SMALL.width * 3;
+    const rng = new Rng(3);
+    const m = 12;
+    const obs = Float32Array.from({ length: m * (px + 3) }, () => rng.next());
+    const task = {
+      samples: { obs, actions: Float32Array.from({ length: m * 3 }, () => rng.normal()), advantages: Float32Array.from({ length: m }, () => rng.normal()), oldMean: new Float32Array(m * 3), oldLogStd: new Float32Array(3) },
+      demos: { obs, actions: Float32Array.from({ length: m * 3 }, () => rng.normal()) },
+    };
+    const before = Object.fromEntries(Object.entries(learner.params).map(([n, v]) => [n, v.dataSync().slice()]));
+    const batch = prepareBatch(policy, [task]);
+    learner.metaStep(batch);
+    batch.dispose();
+    const moved = (n: string) => learner.params[n].dataSync().some((x, i) => x !== before[n][i]);
+    for (const n of opts.frozen!) assert.ok(!moved(n), `${n} stays`);
+    for (const n of ['W0', 'b0', 'W2', 'z']) assert.ok(moved(n), `${n} is meta-trained`);
+    learner.dispose();
+    disposeParams(init.params);
+    disposeParams(init.stepSizes);
   });
 
   it("'matched' keypoint step sizes: per hidden unit Σ_d α_obj[d, j]·E[o_d²] / Σ_i E[k_i²], the same in every keypoint row", () => {

@@ -37,7 +37,7 @@ import { toAdaptBatch, toTaskSamples } from './advantages.js';
 import { expertDataset, labelWithExpert, scriptedExpert, type DemonstrationSource, type Expert } from './expert.js';
 import { adaptStep, GmpsLearner, prepareBatch, type GmpsLearnerOptions, type PreparedBatch } from './gmps.js';
 import { writeLearningCurves } from './plot.js';
-import { createPolicy, defaultMlpConfig, disposeParams, type GmpsPolicy, type Params, type PolicyConfig } from './policy/index.js';
+import { createPolicy, defaultMlpConfig, disposeParams, visionTrunkNames, type GmpsPolicy, type Params, type PolicyConfig } from './policy/index.js';
 import { Rng } from './rng.js';
 import type { ActBatch, EnvSpec, Sampler } from './sampler.js';
 import { toTaskDemos, undiscountedReturn, type ObsMode, type Trajectory } from './trajectory.js';
@@ -84,6 +84,12 @@ export interface MetaTrainConfig {
   tasksPerStep?: number;
   /** Upper bound on the inner step's importance weights (absent: none, as GMPS). */
   isClip?: number;
+  /**
+   * Vision: Adam leaves the trunk (convs, soft-argmax temperature, any read-out) as it is and
+   * meta-trains the FC block, z and α only (absent: the whole network, as GMPS). For a trunk
+   * fitted by `gmps vision-init`, whose first FC layer is precise to its keypoints.
+   */
+  freezeTrunk?: boolean;
   /** Weight of the pre-update imitation term (absent or 0: none, as GMPS); see MetaLossOptions. */
   preImitation?: number;
   /**
@@ -322,6 +328,7 @@ function checkConfig(c: MetaTrainConfig): void {
   if (c.preImitationTask && c.preImitationTask.kind !== c.task) {
     throw new Error(`preImitationTask is a '${c.preImitationTask.kind}' task; meta-training runs '${c.task}' tasks`);
   }
+  if (c.freezeTrunk && c.obsMode !== 'vision') throw new Error('freezeTrunk freezes a vision policy\'s convs: the policy here is a state policy');
   if (c.isClip !== undefined && !(c.isClip >= 1)) throw new Error(`isClip must be >= 1 (it bounds the importance weights from above), got ${c.isClip}`);
 }
 
@@ -399,7 +406,7 @@ export function taskChunks(n: number, size: number, rng: Rng): number[][] {
 export function learnerOptions(c: MetaTrainConfig): GmpsLearnerOptions {
   return {
     adam: { lr: c.lr },
-    frozen: c.learnStd === false ? ['logStd'] : [],
+    frozen: [...(c.learnStd === false ? ['logStd'] : []), ...(c.freezeTrunk && c.policy.vision ? visionTrunkNames(c.policy.vision) : [])],
     ...(c.isClip !== undefined ? { isClip: c.isClip } : {}),
     ...(c.preImitation ? { preImitation: c.preImitation } : {}),
   };

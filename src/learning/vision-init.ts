@@ -30,7 +30,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Adam } from './adam.js';
 import type { GmpsPolicy } from './policy/policy.js';
 import type { Params } from './policy/params.js';
-import type { VisionPolicy } from './policy/vision.js';
+import { visionTrunkNames, type VisionPolicy } from './policy/vision.js';
 import { xavierUniform } from './policy/params.js';
 import { Rng } from './rng.js';
 import type { TrainState } from './meta-train.js';
@@ -119,7 +119,7 @@ export interface KeypointFit {
 
 /** The conv and soft-argmax parameters (not the head, not a read-out). */
 function trunkNames(policy: GmpsPolicy): string[] {
-  return policy.shapes.map(([n]) => n).filter((n) => n.startsWith('conv') || n === 'softmaxTemp');
+  return visionTrunkNames({ ...policy.config.vision!, readout: 0 });
 }
 
 /**

@@ -169,6 +169,7 @@ interface MetaTrainCli {
   fixedStd?: boolean;
   tasksPerStep: string;
   isClip?: string;
+  freezeTrunk?: boolean;
   preImitation?: string;
   preImitationTarget?: string;
   initFrom?: string;
@@ -263,6 +264,7 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
     learnStd: !o.fixedStd,
     tasksPerStep: int('--tasks-per-step', o.tasksPerStep, 0),
     ...(o.isClip !== undefined ? { isClip: num('--is-clip', o.isClip) } : {}),
+    ...(o.freezeTrunk ? { freezeTrunk: true } : {}),
     ...(o.preImitation !== undefined ? { preImitation: num('--pre-imitation', o.preImitation) } : {}),
     ...(o.preImitationTarget !== undefined ? { preImitationTask: preImitationTask(task, o.preImitationTarget) } : {}),
   });
@@ -364,6 +366,7 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--init-std <s>', 'initial σ of the policy (GMPS: 1); the pre-update rollouts explore with it', '1')
     .option('--fixed-std', 'keep σ at --init-std instead of meta-training the log-std')
     .option('--is-clip <w>', 'upper bound on the inner step\'s importance weights (default: none, as GMPS); helps a small --init-std')
+    .option('--freeze-trunk', 'vision: meta-train the FC block, z and α only and leave the convs, soft-argmax and any read-out as they are (e.g. a trunk fitted by gmps vision-init; default: the whole network, as GMPS)')
     .option('--pre-imitation <b>', 'weight of a behaviour-cloning term on the unadapted policy (default: none, as GMPS); keeps the pre-update rollouts at the task-average behaviour')
     .option('--pre-imitation-target <deg|x,y>', 'the task whose expert the --pre-imitation term imitates instead of every task\'s (a door angle in degrees, a push/point goal x,y); the door\'s widest target (60) makes the pre-update rollouts open the door through every target')
     .option('--init-from <checkpoint>', 'start θ and α from a checkpoint (an exported one will do): its policy and tasks carry over, D* is collected afresh, Adam starts from zero; --iterations counts from its first iteration')

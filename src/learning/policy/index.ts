@@ -16,7 +16,7 @@ export function createPolicy(config: PolicyConfig): GmpsPolicy {
 }
 
 export { defaultMlpConfig, MlpPolicy } from './mlp.js';
-export { defaultVisionConfig, DEFAULT_VISION, VisionPolicy } from './vision.js';
+export { defaultVisionConfig, DEFAULT_VISION, VisionPolicy, visionTrunkNames } from './vision.js';
 export type { ActOptions, ActResult, GmpsPolicy, PolicyConfig, VisionConfig } from './policy.js';
 export { stepSizeShapes } from './policy.js';
 export type { ParamShapes, Params } from './params.js';

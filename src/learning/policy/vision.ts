@@ -35,6 +35,17 @@ export function defaultVisionConfig(actDim = 3, vision: VisionConfig = DEFAULT_V
   };
 }
 
+/**
+ * The trunk's parameter names: conv kernels and biases, the soft-argmax temperature, and the
+ * read-out when there is one (everything before the FC block; none of it adapts).
+ */
+export function visionTrunkNames(v: VisionConfig): string[] {
+  const names = v.filters.flatMap((_f, i) => [`conv${i}/kernel`, `conv${i}/bias`]);
+  names.push('softmaxTemp');
+  if (v.readout) names.push('readout/kernel', 'readout/bias');
+  return names;
+}
+
 /** Spatial size after each SAME conv. */
 function convOutSizes(v: VisionConfig): Array<[number, number]> {
   const sizes: Array<[number, number]> = [];
