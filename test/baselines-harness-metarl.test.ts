@@ -35,6 +35,19 @@ describe('baselines: PEARL, RL² and MAESN in the experiment harness', function 
 
   const read = async (fig: string, id: string): Promise<RunResult> => JSON.parse(await readFile(path.join(dir, fig, `${id}-seed0.json`), 'utf8')) as RunResult;
 
+  it('gmps with contextual SAC experts runs seed after seed in one process (each seed frees its experts)', async () => {
+    const runs: RunSpec[] = [{
+      id: 'gmps-sac', algorithm: 'gmps', task,
+      config: { ...common, rolloutsPerTask: 2, demosPerTask: 1, adamSteps: 2, hidden: [16], expert: 'sac', sacSteps: 64, sacWarmup: 32, sacHidden: [16] },
+    }];
+    const st = await runFigure({ figure: 'figS', scale: 'small', runs, seeds: 2, outDir: dir, workers: 0, envs: 2 });
+    assert.deepEqual(st.map((s) => [s.seed, s.status, s.error]), [[0, 'ran', undefined], [1, 'ran', undefined]]);
+    for (const seed of [0, 1]) {
+      const r = JSON.parse(await readFile(path.join(dir, 'figS', `gmps-sac-seed${seed}.json`), 'utf8')) as RunResult;
+      assert.ok((r.curve.extra?.expertSamples as number) >= 64, `seed ${seed}: the SAC experts' samples count`);
+    }
+  });
+
   it('each writes a sample-count curve of held-out returns, resumes, and gmps report lists it', async () => {
     const runs: RunSpec[] = NEW.map((a) => ({ id: a, algorithm: a, task, config: tiny[a] }));
     const first = await runFigure({ figure: 'figM', scale: 'small', runs, seeds: 1, outDir: dir, workers: 0, envs: 2 });

@@ -134,41 +134,48 @@ const gmps: Algorithm = {
     let expert: Parameters<typeof metaTrain>[0]['expert'];
     let expertSamples = 0;
     const extra: Record<string, unknown> = {};
-    if (cfg.expert === 'sac') {
-      // Contextual SAC experts (their samples count, as in the paper); trained on the dense
-      // reward even when GMPS adapts with the sparse one.
-      const { trainSac } = await import('../sac.js');
-      const sacSampler = await ctx.openSampler({ envOptions: { ...spec.task.envOptions, dense: true } });
-      const { tasks } = await seedTasks(spec, ctx.seed, config.numTasks, config.numHeldOut);
-      const { agent, history } = await trainSac({
-        sampler: sacSampler,
-        tasks,
-        envSteps: num(cfg, 'sacSteps', 20000),
-        config: { seed: ctx.seed, hidden: (cfg.sacHidden as number[] | undefined) ?? [256, 256], warmupSteps: num(cfg, 'sacWarmup', 1000) },
-        onRound: (s) => s.round % 10 === 0 && ctx.log(`sac round ${s.round}: ${s.envSteps} steps, return ${s.meanReturn.toFixed(1)}`),
-      });
-      expertSamples = agent.envSteps;
-      extra.sacFinalReturn = history.at(-1)?.meanReturn;
-      expert = { kind: 'agent', expert: agent };
-    }
-    const res = await metaTrain({
-      config,
-      sampler,
-      expert,
-      outDir: ctx.workDir,
-      onEval: (p) => ctx.log(`gmps itr ${p.iteration}: ${p.envSamples + expertSamples} samples, post-update return ${p.train.postReturn.toFixed(2)}`),
-    });
+    // The SAC experts' variables are named: free them when this run ends, so the next seed can train its own.
+    let sacAgent: { dispose(): void } | undefined;
     try {
-      extra.expertReturn = res.state.expertReturn;
-      extra.expertSamples = expertSamples + res.state.expertSamples;
-      if (samplesCurve(kind)) {
-        return { xAxis: 'envSamples', points: metaCurve(res.state.curve, kind).map((p) => ({ ...p, x: p.x + expertSamples })), extra };
+      if (cfg.expert === 'sac') {
+        // Contextual SAC experts (their samples count, as in the paper); trained on the dense
+        // reward even when GMPS adapts with the sparse one.
+        const { trainSac } = await import('../sac.js');
+        const sacSampler = await ctx.openSampler({ envOptions: { ...spec.task.envOptions, dense: true } });
+        const { tasks } = await seedTasks(spec, ctx.seed, config.numTasks, config.numHeldOut);
+        const { agent, history } = await trainSac({
+          sampler: sacSampler,
+          tasks,
+          envSteps: num(cfg, 'sacSteps', 20000),
+          config: { seed: ctx.seed, hidden: (cfg.sacHidden as number[] | undefined) ?? [256, 256], warmupSteps: num(cfg, 'sacWarmup', 1000) },
+          onRound: (s) => s.round % 10 === 0 && ctx.log(`sac round ${s.round}: ${s.envSteps} steps, return ${s.meanReturn.toFixed(1)}`),
+        });
+        sacAgent = agent;
+        expertSamples = agent.envSteps;
+        extra.sacFinalReturn = history.at(-1)?.meanReturn;
+        expert = { kind: 'agent', expert: agent };
       }
-      const tasks = await adaptationTasks(kind, spec, res.state.heldOut);
-      const points = await adaptationCurve(sampler, res.policy, res.learner.params, res.learner.stepSizes, tasks, spec, ctx.seed);
-      return { xAxis: 'adaptSteps', points, extra };
+      const res = await metaTrain({
+        config,
+        sampler,
+        expert,
+        outDir: ctx.workDir,
+        onEval: (p) => ctx.log(`gmps itr ${p.iteration}: ${p.envSamples + expertSamples} samples, post-update return ${p.train.postReturn.toFixed(2)}`),
+      });
+      try {
+        extra.expertReturn = res.state.expertReturn;
+        extra.expertSamples = expertSamples + res.state.expertSamples;
+        if (samplesCurve(kind)) {
+          return { xAxis: 'envSamples', points: metaCurve(res.state.curve, kind).map((p) => ({ ...p, x: p.x + expertSamples })), extra };
+        }
+        const tasks = await adaptationTasks(kind, spec, res.state.heldOut);
+        const points = await adaptationCurve(sampler, res.policy, res.learner.params, res.learner.stepSizes, tasks, spec, ctx.seed);
+        return { xAxis: 'adaptSteps', points, extra };
+      } finally {
+        res.dispose();
+      }
     } finally {
-      res.dispose();
+      sacAgent?.dispose();
     }
   },
 };
