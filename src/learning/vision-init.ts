@@ -347,7 +347,7 @@ export interface VisionInitResult {
 /** The whole `gmps vision-init`: pose data, keypoint fit, composition, checkpoint. */
 export async function visionInit(opts: VisionInitOptions): Promise<VisionInitResult> {
   const mt = await import('./meta-train.js');
-  const { createPolicy, defaultVisionConfig } = await import('./policy/index.js');
+  const { createPolicy, defaultVisionConfig, DEFAULT_VISION } = await import('./policy/index.js');
   const { GmpsLearner } = await import('./gmps.js');
   const { rolloutExpert, scriptedExpert } = await import('./expert.js');
   const { disposeParams } = await import('./policy/params.js');
@@ -362,7 +362,7 @@ export async function visionInit(opts: VisionInitOptions): Promise<VisionInitRes
     if (!info.imageShape) throw new Error('vision-init: the sampler renders no images (open it with a camera env)');
     const vcfg = {
       ...defaultVisionConfig(sc.policy.actDim, {
-        ...(await import('./policy/index.js')).DEFAULT_VISION,
+        ...DEFAULT_VISION,
         height: info.imageShape.height,
         width: info.imageShape.width,
         ...(opts.readout ? { readout: sc.policy.obsDim - 3 } : {}),
