@@ -7,7 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/learning/backend.js';
-import { adaptStep, GmpsLearner, prepareBatch } from '../src/learning/gmps.js';
+import { adaptStep, GmpsLearner, metaGradients, metaLoss, prepareBatch } from '../src/learning/gmps.js';
 import { defaultMetaTrainConfig, learnerOptions, loadCheckpoint } from '../src/learning/meta-train.js';
 import { createPolicy, defaultMlpConfig, defaultVisionConfig, disposeParams, type GmpsPolicy, type Params } from '../src/learning/policy/index.js';
 import { Rng } from '../src/learning/rng.js';
@@ -117,6 +117,19 @@ describe('vision-init: a vision policy from a state policy', function () {
     };
     const before = Object.fromEntries(Object.entries(learner.params).map(([n, v]) => [n, v.dataSync().slice()]));
     const batch = prepareBatch(policy, [task]);
+    // Frozen parameters enter the meta-gradient as constants: no gradient for them, the same for the rest.
+    const loss = (th: Params, al: Params) => metaLoss(policy, th, al, batch, opts);
+    const all = metaGradients(policy, learner.params, learner.stepSizes, loss);
+    const part = metaGradients(policy, learner.params, learner.stepSizes, loss, new Set(opts.frozen));
+    assert.deepEqual(Object.keys(part.theta).sort(), Object.keys(all.theta).filter((n) => !opts.frozen!.includes(n)).sort());
+    for (const [n, g] of Object.entries(part.theta)) {
+      const d = tf.tidy(() => tf.max(tf.abs(tf.sub(g, all.theta[n]))).dataSync()[0]);
+      assert.ok(d < 1e-6, `${n}: gradient differs by ${d}`);
+    }
+    for (const g of [all, part]) {
+      g.loss.dispose();
+      for (const t of [...Object.values(g.theta), ...Object.values(g.alpha)]) t.dispose();
+    }
     learner.metaStep(batch);
     batch.dispose();
     const moved = (n: string) => learner.params[n].dataSync().some((x, i) => x !== before[n][i]);

@@ -252,17 +252,23 @@ function gaussianLogProbJs(mean: tf.Tensor2D, logStd: tf.Tensor1D, actions: tf.T
   return tf.sub(tf.mul(tf.sum(tf.square(u), 1), -0.5), tf.add(tf.sum(logStd), 0.5 * d * LOG_2PI)) as tf.Tensor1D;
 }
 
-/** Meta-gradient of a loss function of (θ, α) w.r.t. all of θ and the step sizes that reach it. */
+/**
+ * Meta-gradient of a loss function of (θ, α) w.r.t. θ and the step sizes that reach it. Names in
+ * `constant` enter as constants and get no gradient (frozen parameters: no backward pass through
+ * them, e.g. a frozen conv trunk).
+ */
 export function metaGradients(
   policy: GmpsPolicy,
   theta: Params,
   alpha: Params,
   loss: (theta: Params, alpha: Params) => tf.Scalar,
+  constant: ReadonlySet<string> = new Set(),
 ): { loss: tf.Scalar; theta: Record<string, tf.Tensor>; alpha: Record<string, tf.Tensor> } {
-  const thetaNames = policy.shapes.map(([n]) => n);
+  const thetaNames = policy.shapes.map(([n]) => n).filter((n) => !constant.has(n));
   const alphaNames = outerAdaptable(policy);
   const f = (...xs: tf.Tensor[]): tf.Scalar => {
     const th: Params = {};
+    for (const n of constant) th[n] = theta[n];
     const al: Params = { ...alpha };
     thetaNames.forEach((n, k) => (th[n] = xs[k]));
     alphaNames.forEach((n, k) => (al[n] = xs[thetaNames.length + k]));
@@ -315,7 +321,7 @@ export class GmpsLearner {
 
   private step(loss: (theta: Params, alpha: Params) => tf.Scalar): number {
     return tf.tidy(() => {
-      const g = metaGradients(this.policy, this.params, this.stepSizes, loss);
+      const g = metaGradients(this.policy, this.params, this.stepSizes, loss, new Set(this.opts.frozen ?? []));
       const vars: Record<string, tf.Variable> = { ...this.params };
       const grads: Record<string, tf.Tensor> = { ...g.theta };
       for (const name of this.opts.frozen ?? []) {

@@ -381,7 +381,8 @@ export function checkDemonstrations(source: DemonstrationSource, c: Pick<MetaTra
  */
 export function explainBackendAbort(err: unknown): unknown {
   const msg = err instanceof Error ? err.message : String(err);
-  if (!/Aborted\(/.test(msg)) return err;
+  // Emscripten aborts on a failed allocation; some kernels instead fault on the null buffer.
+  if (!/Aborted\(|memory access out of bounds/.test(msg)) return err;
   return new Error(
     `the tfjs backend aborted (${msg.split('.')[0]}): on wasm this is almost always its 4 GB heap running full in the ` +
       'meta-gradient. Lower --tasks-per-step (tasks per Adam step), --rollouts or --dagger-rollouts, or meta-train ' +
