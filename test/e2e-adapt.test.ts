@@ -46,18 +46,18 @@ describe('e2e: gmps launch launch/adapt_door.launch.yaml', function () {
     assert.equal(last.steps.length, 1);
   });
 
-  it('the main job\'s default: the shipped camera policy (checkpoints/door-vision) adapts to a 35-deg door in one step through the graph', async () => {
+  it('the main job\'s default: the shipped camera policy (checkpoints/door-vision) adapts to a 12-deg door in one step through the graph', async () => {
     const out = mkdtempSync(path.join(tmpdir(), 'gmps-e2e-adapt-'));
     const args = ['--import', 'tsx', 'src/cli/main.ts', 'launch', 'launch/adapt_door.launch.yaml'];
-    args.push('target_deg:=35.0', 'steps:=1', 'rollouts:=10', `output_dir:=${out}`, '--json');
+    args.push('target_deg:=12.0', 'steps:=1', 'rollouts:=10', `output_dir:=${out}`, '--json');
     const { stdout } = await run(process.execPath, args, { maxBuffer: 1 << 24 });
     const last = JSON.parse(stdout.trim().split('\n').at(-1)!) as { steps: Array<{ step: number; return: number; success: number }> };
     const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
     assert.equal(report.obsMode, 'vision');
     assert.match(report.checkpoint, /checkpoints\/door-vision\/model\.json$/);
     const [before, after] = last.steps;
-    // Measured: 72.0 → 124.1, success 0 → 1.
-    assert.ok(after.return > before.return + 25, `return ${before.return} → ${after.return}`);
+    // Measured: 4.4 → 37.0, success 0 → 1 (the unadapted policy opens the door past 12 deg; one step stops it there).
+    assert.ok(after.return > before.return + 20, `return ${before.return} → ${after.return}`);
     assert.ok(after.success >= 0.5, `success after one step ${after.success}`);
   });
 });
