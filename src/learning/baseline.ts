@@ -48,6 +48,11 @@ export class LinearFeatureBaseline implements Baseline {
     this.input = opts.input ?? 'states';
   }
 
+  /** Width d of o for this baseline's input. */
+  private inputDim(traj: Pick<Trajectory, 'stateDim'>): number {
+    return this.input === 'hands' ? 3 : traj.stateDim;
+  }
+
   /** Feature matrix [T x (2·d + 4)] of one trajectory (d: the state width, or 3 for hands). */
   static features(traj: BaselineInput, input: 'states' | 'hands' = 'states'): Float64Array {
     const { rows, d } = inputRows(traj, input);
@@ -72,7 +77,7 @@ export class LinearFeatureBaseline implements Baseline {
   fit(trajs: readonly Trajectory[], returns: readonly Float64Array[]): void {
     if (trajs.length !== returns.length) throw new Error(`baseline fit: ${trajs.length} trajectories but ${returns.length} return arrays`);
     if (trajs.length === 0) throw new Error('baseline fit: no trajectories');
-    const width = (tr: Trajectory) => 2 * (this.input === 'hands' ? 3 : tr.stateDim) + 4;
+    const width = (tr: Trajectory) => 2 * this.inputDim(tr) + 4;
     const w = width(trajs[0]);
     const ftf = new Float64Array(w * w);
     const fty = new Float64Array(w);
@@ -109,7 +114,7 @@ export class LinearFeatureBaseline implements Baseline {
     const c = this.coefficients;
     if (!c) return out;
     const w = c.length;
-    const d = this.input === 'hands' ? 3 : traj.stateDim;
+    const d = this.inputDim(traj);
     if (w !== 2 * d + 4) throw new Error(`baseline was fitted on ${(w - 4) / 2}-D states, got ${d}-D`);
     const f = LinearFeatureBaseline.features(traj, this.input);
     for (let t = 0; t < traj.length; t++) {

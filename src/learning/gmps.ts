@@ -321,13 +321,10 @@ export class GmpsLearner {
 
   private step(loss: (theta: Params, alpha: Params) => tf.Scalar): number {
     return tf.tidy(() => {
+      // Frozen parameters get no gradient, so Adam (which steps only what has one) leaves them.
       const g = metaGradients(this.policy, this.params, this.stepSizes, loss, new Set(this.opts.frozen ?? []));
       const vars: Record<string, tf.Variable> = { ...this.params };
       const grads: Record<string, tf.Tensor> = { ...g.theta };
-      for (const name of this.opts.frozen ?? []) {
-        delete vars[name];
-        delete grads[name];
-      }
       for (const [name, v] of Object.entries(this.stepSizes)) vars[alphaKey(name)] = v;
       for (const [name, t] of Object.entries(g.alpha)) grads[alphaKey(name)] = t;
       const value = g.loss.dataSync()[0];

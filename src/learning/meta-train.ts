@@ -20,6 +20,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { TaskKind, TaskParams } from '../../sim/types.js';
 import { ADAM_DEFAULTS } from './adam.js';
+import { checkpointDir } from './checkpoint-path.js';
 import {
   CheckpointError,
   checkpointPolicy,
@@ -40,7 +41,7 @@ import { writeLearningCurves } from './plot.js';
 import { createPolicy, defaultMlpConfig, disposeParams, visionTrunkNames, type GmpsPolicy, type Params, type PolicyConfig } from './policy/index.js';
 import { Rng } from './rng.js';
 import type { ActBatch, EnvSpec, Sampler } from './sampler.js';
-import { toTaskDemos, undiscountedReturn, type ObsMode, type Trajectory } from './trajectory.js';
+import { toTaskDemos, undiscountedReturn, writeVisionRow, type ObsMode, type Trajectory } from './trajectory.js';
 import type { TaskBatch, TaskDemos } from './types.js';
 
 /** GMPS samples adapted policies almost at their mean (gmps-reference §2.1). */
@@ -229,8 +230,7 @@ function observationRow(batch: ActBatch, i: number, mode: ObsMode): Float32Array
   if (mode === 'state') return Float32Array.from(o.state);
   if (!o.image) throw new Error('vision policy: the env renders no images (create it with a camera)');
   const row = new Float32Array(o.image.length + 3);
-  for (let k = 0; k < o.image.length; k++) row[k] = o.image[k] / 255;
-  row.set(o.hand.subarray(0, 3), o.image.length);
+  writeVisionRow(o.image, o.hand, row);
   return row;
 }
 
@@ -807,7 +807,7 @@ export async function exportCheckpoint(from: string, to: string): Promise<string
   } finally {
     learner.dispose();
   }
-  const srcDir = from.endsWith('.json') ? path.dirname(from) : from;
+  const srcDir = checkpointDir(from);
   for (const f of ['curve.json', 'curve.svg', 'curve.html']) {
     if (existsSync(path.join(srcDir, f))) await copyFile(path.join(srcDir, f), path.join(to, f));
   }

@@ -82,16 +82,19 @@ export function stackObservations(trajs: readonly Trajectory[], mode: ObsMode): 
       out.set(tr.states, row * dim);
     } else {
       const px = dim - 3;
-      const images = tr.images!;
       for (let t = 0; t < tr.length; t++) {
-        const base = (row + t) * dim;
-        for (let i = 0; i < px; i++) out[base + i] = images[t * px + i] / 255;
-        out.set(tr.hands.subarray(t * 3, t * 3 + 3), base + px);
+        writeVisionRow(tr.images!.subarray(t * px, (t + 1) * px), tr.hands.subarray(t * 3, t * 3 + 3), out, (row + t) * dim);
       }
     }
     row += tr.length;
   }
   return out;
+}
+
+/** Writes one vision observation row, the HWC image bytes / 255 then hand xyz, into `out` at `offset`. */
+export function writeVisionRow(image: Uint8Array, hand: ArrayLike<number>, out: Float32Array, offset = 0): void {
+  for (let i = 0; i < image.length; i++) out[offset + i] = image[i] / 255;
+  for (let i = 0; i < 3; i++) out[offset + image.length + i] = hand[i];
 }
 
 /** Concatenates one per-step field of several trajectories. */

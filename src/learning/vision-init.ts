@@ -35,7 +35,7 @@ import { xavierUniform } from './policy/params.js';
 import { Rng } from './rng.js';
 import type { TrainState } from './meta-train.js';
 import type { Sampler } from './sampler.js';
-import type { Trajectory } from './trajectory.js';
+import { writeVisionRow, type Trajectory } from './trajectory.js';
 
 /** Camera frames with the hand position and the privileged object position of each. */
 export interface PoseData {
@@ -83,11 +83,7 @@ export function poseDataOf(trajs: readonly Trajectory[]): PoseData {
 function obsRows(d: PoseData, rows: readonly number[]): Float32Array {
   const px = d.height * d.width * 3;
   const out = new Float32Array(rows.length * (px + 3));
-  rows.forEach((r, j) => {
-    const base = j * (px + 3);
-    for (let i = 0; i < px; i++) out[base + i] = d.images[r * px + i] / 255;
-    out.set(d.hands.subarray(r * 3, r * 3 + 3), base + px);
-  });
+  rows.forEach((r, j) => writeVisionRow(d.images.subarray(r * px, (r + 1) * px), d.hands.subarray(r * 3, r * 3 + 3), out, j * (px + 3)));
   return out;
 }
 
@@ -274,13 +270,16 @@ export function composeVisionPolicy(
   }
   const L = hs.latentDim;
   return tf.tidy(() => {
-    const W0 = state.params.W0 as tf.Tensor2D;
-    const hand = tf.slice(W0, [0, 0], [3, -1]);
-    const obj = tf.slice(W0, [3, 0], [D, -1]);
-    const z = tf.slice(W0, [3 + D, 0], [L, -1]);
+    // The state head's first layer (weights and step sizes) reads [hand (3), object (D), z (L)].
+    const rows = (t: tf.Tensor) => ({
+      hand: tf.slice(t, [0, 0], [3, -1]),
+      obj: tf.slice(t, [3, 0], [D, -1]),
+      z: tf.slice(t, [3 + D, 0], [L, -1]),
+    });
+    const w0 = rows(state.params.W0);
+    const a0 = rows(state.stepSizes.W0);
     const params: Params = {};
     for (const n of Object.keys(fit.trunk)) params[n] = tf.clone(fit.trunk[n]);
-    const a0 = state.stepSizes.W0 as tf.Tensor2D;
     const stepSizes: Params = {};
     for (const n of vision.adaptable) if (n !== 'W0') stepSizes[n] = tf.clone(state.stepSizes[n]);
     if (withReadout) {
@@ -288,29 +287,25 @@ export function composeVisionPolicy(
       // layer's rows reordered from [hand, object, z] to [object, hand, z].
       params['readout/kernel'] = tf.clone(fit.readout.W);
       params['readout/bias'] = tf.clone(fit.readout.b);
-      for (const [n] of vision.shapes) if (!(n in params) && n !== 'W0') params[n] = tf.clone(state.params[n]);
-      params.W0 = tf.concat([obj, hand, z], 0);
-      stepSizes.W0 = tf.concat([tf.slice(a0, [3, 0], [D, -1]), tf.slice(a0, [0, 0], [3, -1]), tf.slice(a0, [3 + D, 0], [L, -1])], 0);
-      return { params, stepSizes };
-    }
-    for (const [n] of vision.shapes) if (!(n in params) && n !== 'W0' && n !== 'b0') params[n] = tf.clone(state.params[n]);
-    params.W0 = tf.concat([tf.matMul(fit.readout.W, obj), hand, z], 0);
-    params.b0 = tf.add(state.params.b0, tf.reshape(tf.matMul(tf.reshape(fit.readout.b, [1, D]), obj), [-1]));
-    let kpRows: tf.Tensor2D;
-    if (opts.keypointStepSize === 'matched') {
-      if (!fit.targetPower || fit.targetPower.length !== D || !(fit.keypointPower! > 0)) {
-        throw new Error("composeVisionPolicy: keypointStepSize 'matched' needs the fit's keypointPower and targetPower");
-      }
-      const perUnit = tf.div(tf.matMul(tf.tensor2d([fit.targetPower], [1, D]), tf.slice(a0, [3, 0], [D, -1])), fit.keypointPower!);
-      kpRows = tf.tile(perUnit, [kp, 1]) as tf.Tensor2D;
+      params.W0 = tf.concat([w0.obj, w0.hand, w0.z], 0);
+      stepSizes.W0 = tf.concat([a0.obj, a0.hand, a0.z], 0);
     } else {
-      kpRows = tf.fill([kp, a0.shape[1]], opts.keypointStepSize ?? 0);
+      params.W0 = tf.concat([tf.matMul(fit.readout.W, w0.obj), w0.hand, w0.z], 0);
+      params.b0 = tf.add(state.params.b0, tf.reshape(tf.matMul(tf.reshape(fit.readout.b, [1, D]), w0.obj), [-1]));
+      let kpRows: tf.Tensor;
+      if (opts.keypointStepSize === 'matched') {
+        if (!fit.targetPower || fit.targetPower.length !== D || !(fit.keypointPower! > 0)) {
+          throw new Error("composeVisionPolicy: keypointStepSize 'matched' needs the fit's keypointPower and targetPower");
+        }
+        const perUnit = tf.div(tf.matMul(tf.tensor2d([fit.targetPower], [1, D]), a0.obj as tf.Tensor2D), fit.keypointPower!);
+        kpRows = tf.tile(perUnit, [kp, 1]);
+      } else {
+        kpRows = tf.fill([kp, a0.obj.shape[1]!], opts.keypointStepSize ?? 0);
+      }
+      stepSizes.W0 = tf.concat([kpRows, a0.hand, a0.z], 0);
     }
-    stepSizes.W0 = tf.concat([
-      kpRows,
-      tf.slice(a0, [0, 0], [3, -1]),
-      tf.slice(a0, [3 + D, 0], [L, -1]),
-    ], 0);
+    // Every other head parameter (later layers, log-std, z) is the state policy's.
+    for (const [n] of vision.shapes) if (!(n in params)) params[n] = tf.clone(state.params[n]);
     return { params, stepSizes };
   });
 }

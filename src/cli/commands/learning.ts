@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { TaskParams } from '../../../sim/types.js';
 import type { BackendChoice } from '../../learning/backend.js';
+import { checkpointDir } from '../../learning/checkpoint-path.js';
 import type { Sampler } from '../../learning/sampler.js';
 import { parseNumber as num } from '../args.js';
 import { CliError } from '../errors.js';
@@ -270,7 +271,7 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
   });
   if (config.preImitationTask && !config.preImitation) throw new CliError('--pre-imitation-target names what the pre-update imitation term imitates: give --pre-imitation B (> 0) too');
   if (o.initFrom && o.resume) throw new CliError('--resume continues the run in --out; --init-from starts a new run from a checkpoint: give one of them');
-  if (o.initFrom && path.resolve(o.initFrom.endsWith('.json') ? path.dirname(o.initFrom) : o.initFrom) === path.resolve(out)) {
+  if (o.initFrom && path.resolve(checkpointDir(o.initFrom)) === path.resolve(out)) {
     throw new CliError('--init-from must differ from --out (the new run writes its checkpoints there); to continue a run use --resume');
   }
   config.policy = policy;
@@ -437,7 +438,7 @@ export function registerLearning(program: Command, _bench: Command): void {
     .requiredOption('--out <dir>', 'directory of the exported checkpoint')
     .option('--backend <name>', 'tfjs backend')
     .action(async (o: { checkpoint: string; out: string; backend?: string }) => {
-      if (path.resolve(o.out) === path.resolve(o.checkpoint.endsWith('.json') ? path.dirname(o.checkpoint) : o.checkpoint)) {
+      if (path.resolve(o.out) === path.resolve(checkpointDir(o.checkpoint))) {
         throw new CliError('--out must differ from --checkpoint (the export drops D* and the Adam state the run needs to resume)');
       }
       await useBackend(o.backend);
@@ -470,7 +471,7 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--backend <name>', 'tfjs backend')
     .option('--json', 'print the result as one JSON line')
     .action(async (o: { from: string; out: string; tasks: string; rollouts: string; fitSteps: string; batch: string; lr: string; keypointStepSize: string; readout?: boolean; height: string; width: string; seed: string; envs?: string; workers?: string; backend?: string; json?: boolean }) => {
-      if (path.resolve(o.out) === path.resolve(o.from.endsWith('.json') ? path.dirname(o.from) : o.from)) throw new CliError('--out must differ from --from');
+      if (path.resolve(o.out) === path.resolve(checkpointDir(o.from))) throw new CliError('--out must differ from --from');
       const ck = await checkpointEnv(o.from, '--from');
       if (ck.obsMode !== 'state') throw new CliError(`--from ${o.from} holds a ${ck.obsMode} policy; give a state checkpoint`);
       const seed = int('--seed', o.seed, 0);
