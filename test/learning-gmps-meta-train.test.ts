@@ -7,7 +7,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { adaptToTask } from '../src/learning/adapt.js';
 import { initBackend } from '../src/learning/backend.js';
-import { defaultMetaTrainConfig, disposeLoaded, explainBackendAbort, loadCheckpoint, metaTrain, taskChunks, type MetaTrainConfig } from '../src/learning/meta-train.js';
+import { BEST_DIR, defaultMetaTrainConfig, disposeLoaded, explainBackendAbort, loadCheckpoint, metaTrain, taskChunks, type MetaTrainConfig } from '../src/learning/meta-train.js';
 import { Rng } from '../src/learning/rng.js';
 import { createLocalSampler, type Sampler } from '../src/learning/sampler.js';
 
@@ -117,6 +117,27 @@ describe('GMPS meta-training (point task)', function () {
     assert.deepEqual(b.demos.map((d) => d.actions.length), a.demos.map((d) => d.actions.length));
     assert.ok(a.demos[0].actions.length > 15 * 2, 'DAgger aggregated relabelled states into D*');
     [a, b].forEach(disposeLoaded);
+  });
+
+  it('--keep-best: <out>/best holds θ and α exactly as they were at the evaluation with the best held-out post-update return', async () => {
+    const cfg = pointConfig({ numTasks: 2, numHeldOut: 2, rolloutsPerTask: 3, iterations: 6, adamSteps: 4, evalEvery: 1, lr: 1e-2 });
+    const out = path.join(dir, 'keep-best');
+    const run = await metaTrain({ config: cfg, sampler, outDir: out, keepBest: true });
+    run.dispose();
+    const scores = run.state.curve.map((p) => p.heldOut!.postReturn);
+    assert.equal(scores.length, 7);
+    const bestAt = scores.indexOf(Math.max(...scores));
+    assert.deepEqual(run.state.best, { iteration: run.state.curve[bestAt].iteration, score: scores[bestAt] });
+    const best = await loadCheckpoint(path.join(out, BEST_DIR));
+    assert.equal(best.state.iteration, run.state.best!.iteration);
+    assert.equal(best.demos.length, 0, 'best/ is an export: no D*');
+    // The same run stopped at that iteration has exactly the θ and α that were evaluated there.
+    const upTo = await metaTrain({ config: cfg, sampler, stopAfter: run.state.best!.iteration });
+    for (const name of Object.keys(best.params)) assert.deepEqual(best.params[name].dataSync(), upTo.learner.params[name].dataSync(), `θ ${name}`);
+    for (const name of Object.keys(best.stepSizes)) assert.deepEqual(best.stepSizes[name].dataSync(), upTo.learner.stepSizes[name].dataSync(), `α ${name}`);
+    upTo.dispose();
+    disposeLoaded(best);
+    assert.ok(scores.some((s) => s !== scores[bestAt]), 'the evaluations differ, so the selection chose among distinct scores');
   });
 
   it('a pre-update imitation task: its expert rollouts are counted and checkpointed, the unadapted policy heads for its goal, resuming is exact', async () => {

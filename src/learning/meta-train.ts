@@ -147,6 +147,8 @@ export interface TrainState {
   heldOut: TaskParams[];
   iterations: IterationLog[];
   curve: CurvePoint[];
+  /** With `keepBest`: the evaluation whose θ and α are in `<outDir>/best`. */
+  best?: { iteration: number; score: number };
 }
 
 export function defaultMetaTrainConfig(task: TaskKind, dims: { obsDim: number; actDim: number }): MetaTrainConfig {
@@ -282,7 +284,22 @@ export interface MetaTrainOptions {
   stopAfter?: number;
   onIteration?: (log: IterationLog, state: TrainState) => void;
   onEval?: (point: CurvePoint) => void;
+  /**
+   * Model selection: after every evaluation whose post-update return (held-out tasks, else the
+   * training tasks) beats the best so far, write θ and α as they were evaluated to `<outDir>/best`
+   * (an exported checkpoint: adapts and evaluates, does not resume). GMPS's post-update return moves
+   * by tens between evaluations; this keeps the best one a run saw without picking on test tasks.
+   */
+  keepBest?: boolean;
 }
+
+/** Selection score of an evaluation: the held-out tasks' post-update return, else the training tasks'. */
+export function selectionScore(point: CurvePoint): number {
+  return (point.heldOut ?? point.train).postReturn;
+}
+
+/** Directory of the best evaluated checkpoint of a run with `keepBest`. */
+export const BEST_DIR = 'best';
 
 export interface MetaTrainResult {
   state: TrainState;
@@ -542,6 +559,7 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
       }
       state.curve.push(point);
       opts.onEval?.(point);
+      await keepIfBest(opts, state, learner, point);
       // θ has not moved since the evaluation's pre-update rollouts: they are this iteration's D^tr.
       trainTrajs = ev.pre;
       if (c.dagger) {
@@ -631,6 +649,7 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
     }
     state.curve.push(point);
     opts.onEval?.(point);
+    await keepIfBest(opts, state, learner, point);
     if (opts.outDir) await saveCheckpoint(opts.outDir, state, learner, demos, preDemos);
   }
   if (opts.outDir) await writeCurve(opts.outDir, state);
@@ -784,6 +803,16 @@ export async function saveCheckpoint(
   for (const f of await readdir(dir)) {
     if (f === LEGACY_JSON || f === `${LEGACY_JSON}.tmp` || /^weights-\d{5}\.bin(\.tmp)?$/.test(f)) await rm(path.join(dir, f), { force: true });
   }
+}
+
+/** `keepBest`: writes θ and α (as evaluated at `point`) to `<outDir>/best` when the point beats the best so far. */
+async function keepIfBest(opts: MetaTrainOptions, state: TrainState, learner: GmpsLearner, point: CurvePoint): Promise<void> {
+  if (!opts.keepBest || !opts.outDir) return;
+  const score = selectionScore(point);
+  if (!Number.isFinite(score) || (state.best && state.best.score >= score)) return;
+  state.best = { iteration: point.iteration, score };
+  await saveCheckpoint(path.join(opts.outDir, BEST_DIR), state, learner, []);
+  await writeCurve(path.join(opts.outDir, BEST_DIR), state);
 }
 
 /**

@@ -178,6 +178,7 @@ interface MetaTrainCli {
   seed: string;
   dense?: boolean;
   resume?: boolean;
+  keepBest?: boolean;
   envs?: string;
   workers?: string;
   backend?: string;
@@ -298,6 +299,7 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
       expert,
       outDir: out,
       resume: !!o.resume,
+      keepBest: !!o.keepBest,
       ...(o.initFrom ? { initFrom: o.initFrom } : {}),
       onIteration: (log, st) => bar.update(st.iteration, { status: `loss ${log.lossLast.toFixed(4)} pre ${fmt(log.preReturn)}` }),
       onEval: (p) => {
@@ -319,6 +321,7 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
       expertReturn: res.state.expertReturn,
       expertSuccess: res.state.expertSuccess,
       final: last ?? null,
+      ...(res.state.best ? { best: { ...res.state.best, checkpoint: path.join(out, mt.BEST_DIR, 'model.json') } } : {}),
       seconds: (Date.now() - t0) / 1000,
       ...(demoFiles ? { demoFiles, demoTasks: res.state.tasks } : {}),
     };
@@ -330,6 +333,7 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
         process.stdout.write(`train tasks: pre ${fmt(last.train.preReturn)}, post ${fmt(last.train.postReturn)}, post success ${fmt(last.train.postSuccess)}; expert ${fmt(summary.expertReturn)}\n`);
         if (last.heldOut) process.stdout.write(`held-out:    pre ${fmt(last.heldOut.preReturn)}, post ${fmt(last.heldOut.postReturn)}, post success ${fmt(last.heldOut.postSuccess)}\n`);
       }
+      if (res.state.best) process.stdout.write(`best evaluation: iteration ${res.state.best.iteration}, post-update return ${fmt(res.state.best.score)}: ${path.join(out, mt.BEST_DIR)}\n`);
       process.stdout.write(`curve: ${path.join(out, 'curve.svg')}, ${path.join(out, 'curve.html')}\n`);
     }
   } catch (err) {
@@ -375,6 +379,7 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--seed <n>', 'seed of task draws, initialisation and sampling', '0')
     .option('--dense', 'dense (shaped) reward variant')
     .option('--resume', 'continue the checkpoint in --out (its config wins; --iterations may extend it)')
+    .option('--keep-best', 'after each evaluation that beats the best post-update return so far (held-out tasks, else training tasks), write θ and α as evaluated to <out>/best (an exported checkpoint)')
     .option('--envs <n>', 'envs stepped in parallel', '10')
     .option('--workers <n>', 'env worker threads (0: envs in the main thread; default one per core)')
     .option('--backend <name>', 'tfjs backend: auto, node-gpu, node, wasm, cpu')
