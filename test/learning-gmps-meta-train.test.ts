@@ -138,6 +138,16 @@ describe('GMPS meta-training (point task)', function () {
     upTo.dispose();
     disposeLoaded(best);
     assert.ok(scores.some((s) => s !== scores[bestAt]), 'the evaluations differ, so the selection chose among distinct scores');
+
+    // A run started from that run's checkpoint, whose last evaluation is of the θ it starts from,
+    // counts that evaluation as a candidate (here the only one).
+    const from = path.join(dir, 'keep-best-from');
+    const cont = await metaTrain({ config: { ...cfg, iterations: 7 }, sampler, outDir: from, keepBest: true, initFrom: out, stopAfter: 6 });
+    cont.dispose();
+    assert.deepEqual(cont.state.best, { iteration: 6, score: scores.at(-1) });
+    const kept = await loadCheckpoint(path.join(from, BEST_DIR));
+    assert.equal(kept.state.iteration, 6);
+    disposeLoaded(kept);
   });
 
   it('a pre-update imitation task: its expert rollouts are counted and checkpointed, the unadapted policy heads for its goal, resuming is exact', async () => {

@@ -538,6 +538,10 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
   if (c.dagger && !daggerExpert) throw new Error('DAgger needs an expert that can label states (scripted or SAC), not recorded demonstrations');
 
   const K = c.rolloutsPerTask;
+  // A run resumed or started from a checkpoint whose last evaluation is of the θ it starts from:
+  // that evaluation is a candidate too.
+  const carried = state.curve.at(-1);
+  if (carried && carried.iteration === state.iteration) await keepIfBest(opts, state, learner, carried);
   const stop = Math.min(c.iterations, opts.stopAfter ?? c.iterations);
   for (let itr = state.iteration; itr < stop; itr++) {
     const rng = rngFor(c.seed, `itr-${itr}`);
