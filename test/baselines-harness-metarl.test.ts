@@ -7,7 +7,8 @@ import sinon from 'sinon';
 import { registerExperiment } from '../src/cli/commands/experiment.js';
 import { initBackend } from '../src/learning/backend.js';
 import { getAlgorithm } from '../src/learning/experiment/algorithms.js';
-import { FIGURES, figureSpec } from '../src/learning/experiment/figures.js';
+import { FIGURES, figureSpec, SCALES, type Scale } from '../src/learning/experiment/figures.js';
+import { readTrainConfig } from '../src/learning/meta-train.js';
 import { runFigure } from '../src/learning/experiment/run.js';
 import type { RunResult, RunSpec } from '../src/learning/experiment/types.js';
 
@@ -121,9 +122,9 @@ describe('baselines: PEARL, RL² and MAESN in the experiment harness', function 
     assert.match(s.error!, /RL² run config 'hidden' must be a number/);
   });
 
-  it('the figures list them where the paper compares them, at both scales', () => {
-    const ids = (f: (typeof FIGURES)[number], scale: 'small' | 'paper') => figureSpec(f, scale).runs.map((r) => r.algorithm);
-    for (const scale of ['small', 'paper'] as const) {
+  it('the figures list them where the paper compares them, at every scale', () => {
+    const ids = (f: (typeof FIGURES)[number], scale: Scale) => figureSpec(f, scale).runs.map((r) => r.algorithm);
+    for (const scale of SCALES) {
       for (const f of ['fig3-push', 'fig3-ant'] as const) for (const a of ['pearl', 'rl2']) assert.ok(ids(f, scale).includes(a), `${f} ${scale}: ${a}`);
       assert.ok(ids('fig4-ant-ood', scale).includes('pearl'));
       for (const f of ['fig5-door-sparse', 'fig5-ant-sparse'] as const) for (const a of ['maesn', 'pearl', 'maml']) assert.ok(ids(f, scale).includes(a), `${f} ${scale}: ${a}`);
@@ -132,7 +133,29 @@ describe('baselines: PEARL, RL² and MAESN in the experiment harness', function 
     const ood = figureSpec('fig4-ant-ood', 'small').runs.find((r) => r.algorithm === 'pearl')!;
     assert.equal(ood.config.curve, 'ood');
     // Paper budgets are larger than the small ones.
-    const it = (scale: 'small' | 'paper', a: string) => figureSpec('fig3-ant', scale).runs.find((r) => r.algorithm === a)!.config.iterations as number;
-    for (const a of ['pearl', 'rl2']) assert.ok(it('paper', a) > it('small', a));
+    const it = (scale: Scale, a: string) => figureSpec('fig3-ant', scale).runs.find((r) => r.algorithm === a)!.config.iterations as number;
+    for (const a of ['pearl', 'rl2']) assert.ok(it('paper', a) > it('medium', a) && it('medium', a) > it('small', a));
+  });
+
+  it("gmps at 'medium' scale meta-trains with the shipped door checkpoint's settings (fixed σ 0.5, α₀ 0.25, clip 2, DAgger, pre-update imitation)", async () => {
+    const medium = figureSpec('fig6-door', 'medium').runs.find((r) => r.algorithm === 'gmps')!.config;
+    assert.deepEqual(
+      [medium.initStd, medium.fixedStd, medium.stepSize, medium.isClip, medium.dagger, medium.preImitation, medium.rolloutsPerTask, medium.numTasks],
+      [0.5, true, 0.25, 2, true, 1, 20, 20],
+    );
+    const knobs = { initStd: medium.initStd, fixedStd: true, stepSize: medium.stepSize, isClip: medium.isClip, dagger: true, preImitation: medium.preImitation, lr: 2e-3 };
+    const runs: RunSpec[] = [{ id: 'gmps-knobs', algorithm: 'gmps', task, config: { ...common, iterations: 1, rolloutsPerTask: 2, demosPerTask: 1, adamSteps: 1, hidden: [8], ...knobs } }];
+    const [st] = await runFigure({ figure: 'figK', scale: 'medium', runs, seeds: 1, outDir: dir, workers: 0, envs: 2 });
+    assert.equal(st.status, 'ran', st.error);
+    const c = await readTrainConfig(path.join(dir, 'figK', 'work', 'gmps-knobs-seed0'));
+    assert.deepEqual(
+      [c.learnStd, c.isClip, c.dagger, c.preImitation, c.lr, c.policy.initStd, c.policy.initStepSize],
+      [false, 2, true, 1, 2e-3, 0.5, 0.25],
+    );
+    // Left out, they stay GMPS's.
+    const plain = await runFigure({ figure: 'figK', scale: 'small', runs: [{ ...runs[0], id: 'gmps-plain', config: { ...common, iterations: 1, rolloutsPerTask: 2, demosPerTask: 1, adamSteps: 1, hidden: [8] } }], seeds: 1, outDir: dir, workers: 0, envs: 2 });
+    assert.equal(plain[0].status, 'ran', plain[0].error);
+    const p = await readTrainConfig(path.join(dir, 'figK', 'work', 'gmps-plain-seed0'));
+    assert.deepEqual([p.learnStd ?? true, p.isClip, p.dagger, p.preImitation, p.policy.initStd ?? 1, p.policy.initStepSize], [true, undefined, false, undefined, 1, 0.5]);
   });
 });

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { curveKind, getAlgorithm, registerAlgorithm } from '../src/learning/experiment/algorithms.js';
-import { FIGURES, figureSpec } from '../src/learning/experiment/figures.js';
+import { FIGURES, figureSpec, SCALES } from '../src/learning/experiment/figures.js';
 import { samplesToReach, writeReport } from '../src/learning/experiment/report.js';
 import { runFigure } from '../src/learning/experiment/run.js';
 import type { Algorithm, RunSpec } from '../src/learning/experiment/types.js';
@@ -87,7 +87,7 @@ describe('baselines: experiment harness', function () {
     assert.equal(curveKind({ curve: 'train' }), 'train');
     assert.throws(() => curveKind({ curve: 'test' }), /must be train, heldOut, fineTune or ood/);
     for (const f of FIGURES) {
-      for (const scale of ['small', 'paper'] as const) {
+      for (const scale of SCALES) {
         for (const r of figureSpec(f, scale).runs) {
           if (curveKind(r.config) !== 'heldOut' || r.algorithm === 'multitask-imitation') continue;
           assert.ok(Number(r.config.numHeldOut) >= 1, `${f} ${scale} ${r.algorithm}: numHeldOut ${String(r.config.numHeldOut)}`);
@@ -96,9 +96,9 @@ describe('baselines: experiment harness', function () {
     }
   });
 
-  it('every figure lists only registered algorithms, at both scales', () => {
+  it('every figure lists only registered algorithms, at every scale', () => {
     for (const f of FIGURES) {
-      for (const scale of ['small', 'paper'] as const) {
+      for (const scale of SCALES) {
         const spec = figureSpec(f, scale);
         assert.ok(spec.runs.length > 0);
         for (const r of spec.runs) assert.equal(getAlgorithm(r.algorithm).name, r.algorithm);

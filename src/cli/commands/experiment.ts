@@ -16,7 +16,7 @@ export function registerExperiment(program: Command, _bench: Command): void {
     .command('experiment')
     .description('run one figure of the GMPS paper (every algorithm x seed), skipping runs whose result JSON exists')
     .argument('<figure>', 'fig3-push, fig3-ant, fig4-ant-ood, fig5-door-sparse, fig5-ant-sparse, fig5-vision-push, fig6-door or fig6-vision-push')
-    .option('--scale <scale>', "'small' (minutes per run on 2 cores) or 'paper' (appendix D sizes)", 'small')
+    .option('--scale <scale>', "'small' (minutes per run on 2 cores), 'medium' (the paper's task and rollout counts, hours per run) or 'paper' (appendix D sizes)", 'small')
     .option('--seeds <n>', 'seeds 0..n-1 per run', '3')
     .option('--out <dir>', 'result directory (one subfolder per figure)', 'experiments/results')
     .option('--only <ids>', 'comma-separated run ids of the figure (e.g. gmps,maml)')
@@ -26,10 +26,10 @@ export function registerExperiment(program: Command, _bench: Command): void {
     .option('--list', 'print the figure\'s runs and configs without running them')
     .option('--json', 'print the run statuses as JSON on one line')
     .action(async (figure: string, o: Record<string, string | boolean | undefined>) => {
-      const { FIGURES, figureSpec, isFigure } = await import('../../learning/experiment/figures.js');
+      const { FIGURES, figureSpec, isFigure, isScale, SCALES } = await import('../../learning/experiment/figures.js');
       if (!isFigure(figure)) throw new CliError(`unknown figure '${figure}'; choose one of ${FIGURES.join(', ')}`);
       const scale = o.scale as string;
-      if (scale !== 'small' && scale !== 'paper') throw new CliError(`--scale must be 'small' or 'paper', got '${scale}'`);
+      if (!isScale(scale)) throw new CliError(`--scale must be ${SCALES.join(', ')}; got '${scale}'`);
       const seeds = int('--seeds', o.seeds as string, 1);
       const spec = figureSpec(figure, scale);
       if (o.list) {

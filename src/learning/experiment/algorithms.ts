@@ -129,7 +129,18 @@ const gmps: Algorithm = {
       iterations: num(cfg, 'iterations', base.iterations),
       adamSteps: num(cfg, 'adamSteps', base.adamSteps),
       evalEvery: num(cfg, 'evalEvery', base.evalEvery),
-      policy: vision ? { ...defaultVisionConfig(d.actDim), hidden } : { ...defaultMlpConfig(d.obsDim, d.actDim), hidden },
+      lr: num(cfg, 'lr', base.lr),
+      dagger: cfg.dagger === undefined ? base.dagger : cfg.dagger === true,
+      // The deviations of the shipped door checkpoints (checkpoints/README.md), off unless the run config sets them.
+      ...(cfg.fixedStd === true ? { learnStd: false } : {}),
+      ...(cfg.isClip !== undefined ? { isClip: num(cfg, 'isClip', 0) } : {}),
+      ...(cfg.preImitation !== undefined ? { preImitation: num(cfg, 'preImitation', 0) } : {}),
+      policy: {
+        ...(vision ? defaultVisionConfig(d.actDim) : defaultMlpConfig(d.obsDim, d.actDim)),
+        hidden,
+        ...(cfg.initStd !== undefined ? { initStd: num(cfg, 'initStd', 1) } : {}),
+        ...(cfg.stepSize !== undefined ? { initStepSize: num(cfg, 'stepSize', 0.5) } : {}),
+      },
     };
     let expert: Parameters<typeof metaTrain>[0]['expert'];
     let expertSamples = 0;

@@ -20,7 +20,12 @@ export const FIGURES = [
   'fig6-vision-push',
 ] as const;
 export type FigureName = (typeof FIGURES)[number];
-export type Scale = 'small' | 'paper';
+export const SCALES = ['small', 'medium', 'paper'] as const;
+export type Scale = (typeof SCALES)[number];
+
+export function isScale(s: string): s is Scale {
+  return (SCALES as readonly string[]).includes(s);
+}
 
 export interface FigureSpec {
   name: FigureName;
@@ -62,6 +67,25 @@ const SIZES: Record<Scale, Sizes> = {
     rl2: { numTasks: 4, numHeldOut: 2, iterations: 6, evalEvery: 2, hidden: 32, trialsPerIteration: 8, episodesPerTrial: 2 },
     maesn: { numTasks: 4, numHeldOut: 2, iterations: 6, evalEvery: 2, hidden: [64, 64], latentDim: 2, episodesPerTask: 5, metaBatch: 4 },
     antHorizon: 50,
+  },
+  // Between the two: the paper's task and rollout counts (20 tasks x 20 rollouts, 100-100 MLP) for a
+  // few hours per run on 2 cores. GMPS with the settings of the shipped door checkpoint
+  // (checkpoints/README.md: fixed σ 0.5, α₀ 0.25, importance weights clipped at 2, DAgger, the
+  // pre-update imitation term), 16 iterations of 100 Adam steps (the door checkpoint adapted from
+  // iteration 12); the baselines at a comparable sample budget (about 1.2 M env samples).
+  medium: {
+    gmps: {
+      numTasks: 20, numHeldOut: 5, rolloutsPerTask: 20, demosPerTask: 5, iterations: 16, adamSteps: 100, evalEvery: 4, hidden: [100, 100],
+      initStd: 0.5, fixedStd: true, stepSize: 0.25, isClip: 2, dagger: true, preImitation: 1,
+    },
+    maml: { metaBatchSize: 20, numTasks: 20, numHeldOut: 5, rolloutsPerTask: 20, iterations: 10, evalEvery: 2, hidden: [100, 100] },
+    multitask: { numTasks: 20, numHeldOut: 5, rolloutsPerTask: 20, iterations: 20, evalEvery: 4, evalRollouts: 5, hidden: [100, 100] },
+    imitation: { numTasks: 20, numHeldOut: 5, demosPerTask: 5, bcSteps: 2000, adaptSteps: 3, adaptRollouts: 20, hidden: [100, 100] },
+    sac: { sacSteps: 100_000, sacWarmup: 5_000, sacHidden: [256, 256] },
+    pearl: { numTasks: 20, numHeldOut: 5, iterations: 50, evalEvery: 10, hidden: [100, 100] },
+    rl2: { numTasks: 20, numHeldOut: 5, iterations: 50, evalEvery: 10, hidden: 100, trialsPerIteration: 20, episodesPerTrial: 2 },
+    maesn: { numTasks: 20, numHeldOut: 5, iterations: 30, evalEvery: 6, hidden: [100, 100], latentDim: 2, episodesPerTask: 20, metaBatch: 20 },
+    antHorizon: 200,
   },
   paper: {
     gmps: { numTasks: 20, numHeldOut: 10, rolloutsPerTask: 20, demosPerTask: 5, iterations: 50, adamSteps: 500, evalEvery: 2, hidden: [100, 100] },
