@@ -157,5 +157,8 @@ describe('baselines: PEARL, RL² and MAESN in the experiment harness', function 
     assert.equal(plain[0].status, 'ran', plain[0].error);
     const p = await readTrainConfig(path.join(dir, 'figK', 'work', 'gmps-plain-seed0'));
     assert.deepEqual([p.learnStd ?? true, p.isClip, p.dagger, p.preImitation, p.policy.initStd ?? 1, p.policy.initStepSize], [true, undefined, false, undefined, 1, 0.5]);
+    // A switch that is not a boolean is an error naming it, not silently off.
+    const bad = await runFigure({ figure: 'figK', scale: 'small', runs: [{ ...runs[0], id: 'gmps-bad', config: { ...runs[0].config, dagger: 'yes' } }], seeds: 1, outDir: dir, workers: 0, envs: 2 });
+    assert.match(String(bad[0].error), /run config 'dagger' must be true or false, got "yes"/);
   });
 });

@@ -294,7 +294,7 @@ export interface MetaTrainOptions {
 }
 
 /** Selection score of an evaluation: the held-out tasks' post-update return, else the training tasks'. */
-export function selectionScore(point: CurvePoint): number {
+function selectionScore(point: CurvePoint): number {
   return (point.heldOut ?? point.train).postReturn;
 }
 

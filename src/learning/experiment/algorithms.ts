@@ -45,6 +45,12 @@ function num(cfg: Record<string, unknown>, key: string, fallback: number): numbe
   return v;
 }
 
+function flag(cfg: Record<string, unknown>, key: string, fallback: boolean): boolean {
+  const v = cfg[key] ?? fallback;
+  if (typeof v !== 'boolean') throw new Error(`run config '${key}' must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 /** A curve against meta-training env samples ('train', 'heldOut'), rather than against adaptation steps. */
 function samplesCurve(kind: CurveKind): kind is 'train' | 'heldOut' {
   return kind === 'train' || kind === 'heldOut';
@@ -130,9 +136,9 @@ const gmps: Algorithm = {
       adamSteps: num(cfg, 'adamSteps', base.adamSteps),
       evalEvery: num(cfg, 'evalEvery', base.evalEvery),
       lr: num(cfg, 'lr', base.lr),
-      dagger: cfg.dagger === undefined ? base.dagger : cfg.dagger === true,
+      dagger: flag(cfg, 'dagger', base.dagger),
       // The deviations of the shipped door checkpoints (checkpoints/README.md), off unless the run config sets them.
-      ...(cfg.fixedStd === true ? { learnStd: false } : {}),
+      ...(flag(cfg, 'fixedStd', false) ? { learnStd: false } : {}),
       ...(cfg.isClip !== undefined ? { isClip: num(cfg, 'isClip', 0) } : {}),
       ...(cfg.preImitation !== undefined ? { preImitation: num(cfg, 'preImitation', 0) } : {}),
       policy: {
@@ -476,7 +482,7 @@ const rl2: Algorithm = {
     const envs: Env[] = [];
     try {
       for (let i = 0; i < nEnvs; i++) envs.push(await createEnvFromSpec(envSpec, i));
-      const deterministic = cfg.evalDeterministic === true;
+      const deterministic = flag(cfg, 'evalDeterministic', false);
       const points: CurvePointOut[] = [];
         const { agent } = await trainRl2({
         envs,

@@ -8,7 +8,7 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { meanWithBand, writeLearningCurves, type Series } from '../plot.js';
-import { figureSpec, isFigure, isScale, type Scale } from './figures.js';
+import { figureSpec, isFigure, isScale } from './figures.js';
 import { readResults } from './run.js';
 import type { RunResult } from './types.js';
 
@@ -61,7 +61,8 @@ export async function writeReport(dir: string): Promise<Report> {
     if (!results.length) continue;
     const byId = new Map<string, RunResult[]>();
     for (const r of results) byId.set(r.id, [...(byId.get(r.id) ?? []), r]);
-    const spec = isFigure(fig) ? figureSpec(fig, isScale(String(results[0].scale)) ? (results[0].scale as Scale) : 'small') : undefined;
+    const scale = String(results[0].scale);
+    const spec = isFigure(fig) ? figureSpec(fig, isScale(scale) ? scale : 'small') : undefined;
     const series: Series[] = [];
     const means = new Map<string, { x: number[]; y: number[] }>();
     const runs: FigureReport['runs'] = [];
