@@ -2,15 +2,13 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Command } from 'commander';
-import sinon from 'sinon';
-import { registerExperiment } from '../src/cli/commands/experiment.js';
 import { initBackend } from '../src/learning/backend.js';
 import { getAlgorithm } from '../src/learning/experiment/algorithms.js';
 import { FIGURES, figureSpec, SCALES, type Scale } from '../src/learning/experiment/figures.js';
 import { readTrainConfig } from '../src/learning/meta-train.js';
 import { runFigure } from '../src/learning/experiment/run.js';
 import type { RunResult, RunSpec } from '../src/learning/experiment/types.js';
+import { experimentCli } from './helpers/experiment-cli.js';
 
 /** Budgets of seconds: a few iterations on the 2-D point task. */
 const task = { kind: 'point', envOptions: { horizon: 8 } };
@@ -77,19 +75,8 @@ describe('baselines: PEARL, RL² and MAESN in the experiment harness', function 
     assert.deepEqual(again.map((s) => s.status), ['skipped', 'skipped', 'skipped']);
     for (const a of NEW) assert.equal((await read('figM', a)).finishedAt, finished[a], `${a} was rerun`);
 
-    const program = new Command().exitOverride();
-    registerExperiment(program, new Command('bench'));
-    const out: string[] = [];
-    const write = sinon.stub(process.stdout, 'write').callsFake((chunk: string | Uint8Array) => {
-      out.push(String(chunk));
-      return true;
-    });
-    try {
-      await program.parseAsync(['report', '--dir', dir, '--json'], { from: 'user' });
-    } finally {
-      write.restore();
-    }
-    const report = JSON.parse(out.join('')) as { figures: { figure: string; runs: { id: string; seeds: number; finalMean: number }[] }[] };
+    const printed = await experimentCli(['report', '--dir', dir, '--json']);
+    const report = JSON.parse(printed) as { figures: { figure: string; runs: { id: string; seeds: number; finalMean: number }[] }[] };
     const fig = report.figures.find((f) => f.figure === 'figM');
     assert.ok(fig, 'figM missing from the report');
     assert.deepEqual(fig.runs.map((r) => r.id).sort(), [...NEW].sort());

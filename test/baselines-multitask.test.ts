@@ -41,4 +41,33 @@ describe('baselines: MultiTask-imitation', function () {
       await s.close();
     }
   });
+
+  it('fine-tunes from rollouts of the exploration σ it is given (initStd), so it can match the meta-policy it is compared with', async () => {
+    const s = await createLocalSampler({ env: { kind: 'point', options: { horizon: 10, maxStep: 0.2 } }, nEnvs: 4 });
+    try {
+      const tasks: TaskParams[] = [{ kind: 'point', goal: [0.5, 0.5] }, { kind: 'point', goal: [-0.5, 0.3] }];
+      const demos = (await rolloutExpert(s, scriptedExpert, tasks, 2)).map((g) => toTaskDemos(g, 'state', 'expert'));
+      // The step-0 rollouts' returns: they differ only by the policy's action noise.
+      const spread = async (initStd?: number): Promise<number> => {
+        const seen: number[][] = [];
+        const spy = { ...s, sample: async (req: Parameters<typeof s.sample>[0]) => {
+          const out = await s.sample(req);
+          seen.push(out[0].map((t) => t.rewards.reduce((a, b) => a + b, 0)));
+          return out;
+        } };
+        await multiTaskImitation({
+          sampler: spy, obsDim: 2, actDim: 2, demos, heldOut: [{ kind: 'point', goal: [0.7, -0.2] }],
+          config: { seed: 0, hidden: [16], bcSteps: 20, lr: 1e-3, fineTuneSteps: 0, rolloutsPerStep: 4, fineTuneStepSize: 0.1, ...(initStd !== undefined ? { initStd } : {}) },
+        });
+        assert.equal(seen.length, 1);
+        return Math.max(...seen[0]) - Math.min(...seen[0]);
+      };
+      const quiet = await spread(1e-4);
+      const loud = await spread();
+      assert.ok(quiet < 1e-2, `σ 1e-4: returns spread ${quiet}`);
+      assert.ok(loud > 0.1, `default σ 1: returns spread ${loud}`);
+    } finally {
+      await s.close();
+    }
+  });
 });

@@ -150,6 +150,29 @@ describe('GMPS meta-training (point task)', function () {
     disposeLoaded(kept);
   });
 
+  it('eval --step-scale s: the adaptation step uses s·α, exactly as a checkpoint whose α is s times larger; s must be positive', async () => {
+    const { evaluateCheckpoint } = await import('../src/learning/eval.js');
+    const { evaluateAdaptation } = await import('../src/learning/meta-train.js');
+    const cfg = pointConfig({ numTasks: 2, numHeldOut: 2, rolloutsPerTask: 3, iterations: 2, adamSteps: 4, evalEvery: 0 });
+    const out = path.join(dir, 'step-scale');
+    (await metaTrain({ config: cfg, sampler, outDir: out })).dispose();
+    const scaled = await evaluateCheckpoint({ checkpoint: out, sampler, rollouts: 3, seed: 4, stepScale: 3 });
+    const plain = await evaluateCheckpoint({ checkpoint: out, sampler, rollouts: 3, seed: 4 });
+    const ck = await loadCheckpoint(out);
+    try {
+      const alpha3 = Object.fromEntries(Object.entries(ck.stepSizes).map(([k, v]) => [k, tf.mul(v, 3)]));
+      const ev = await evaluateAdaptation(sampler, ck.policy, ck.params, alpha3, ck.state.heldOut, 3, 'state', new Rng('4-eval'));
+      ev.adapted.forEach((p) => Object.values(p).forEach((t) => t.dispose()));
+      Object.values(alpha3).forEach((t) => t.dispose());
+      assert.equal(scaled.preReturn, plain.preReturn, 'the same pre-update rollouts');
+      assert.equal(scaled.postReturn, ev.result.postReturn);
+      assert.notEqual(scaled.postReturn, plain.postReturn, 'a three times larger step changes the adapted policy');
+    } finally {
+      disposeLoaded(ck);
+    }
+    await assert.rejects(evaluateCheckpoint({ checkpoint: out, sampler, rollouts: 3, stepScale: 0 }), /stepScale must be a positive number, got 0/);
+  });
+
   it('a pre-update imitation task: its expert rollouts are counted and checkpointed, the unadapted policy heads for its goal, resuming is exact', async () => {
     const explore = { kind: 'point' as const, goal: [0.9, 0.9] as [number, number] };
     const base = { numTasks: 2, numHeldOut: 0, rolloutsPerTask: 3, iterations: 3, adamSteps: 15, evalEvery: 0, lr: 1e-2, preImitation: 5 };

@@ -3,6 +3,7 @@
  * pre-update return (std ×1), one adaptation step with the learned α, post-update return and
  * success (std ×1e-5), plus the scripted expert's return on the same tasks.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import type { TaskParams } from '../../sim/types.js';
 import { rolloutExpert, scriptedExpert } from './expert.js';
 import { checkSamplerFor, evaluateAdaptation, loadCheckpoint, meanReturn, successRate, type EvalResult } from './meta-train.js';
@@ -26,13 +27,28 @@ export interface EvalOptions {
   tasks?: TaskParams[];
   rollouts: number;
   seed?: number;
+  /**
+   * Multiplies the learned step sizes α of the adaptation step (default 1: GMPS's meta-test step).
+   * A meta-test hyperparameter: choose it on tasks of their own (a --task-seed of their own), not on
+   * the tasks it is reported on.
+   */
+  stepScale?: number;
 }
 
 export async function evaluateCheckpoint(opts: EvalOptions): Promise<CheckpointEval> {
   const ck = await loadCheckpoint(opts.checkpoint);
   for (const t of Object.values(ck.adamSlots)) t.dispose();
   const tasks = opts.tasks ?? ck.state.heldOut;
+  const scale = opts.stepScale ?? 1;
   try {
+    if (!(Number.isFinite(scale) && scale > 0)) throw new Error(`stepScale must be a positive number, got ${scale}`);
+    if (scale !== 1) {
+      for (const k of Object.keys(ck.stepSizes)) {
+        const old = ck.stepSizes[k];
+        ck.stepSizes[k] = tf.mul(old, scale);
+        old.dispose();
+      }
+    }
     checkSamplerFor(ck.state.config, opts.sampler);
     if (!tasks.length) throw new Error('no tasks to evaluate: the checkpoint has no held-out tasks; pass some');
     const rng = new Rng(`${opts.seed ?? 0}-eval`);

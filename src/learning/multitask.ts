@@ -67,8 +67,8 @@ export function defaultMultiTaskConfig(task: TaskKind): MultiTaskConfig {
 const avg = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const steps = (groups: readonly Trajectory[][]): number => groups.reduce((s, g) => s + g.reduce((a, t) => a + t.length, 0), 0);
 
-function plainPolicy(obsDim: number, actDim: number, hidden: number[]): GmpsPolicy {
-  return createPolicy({ kind: 'mlp', obsDim, actDim, hidden, latentDim: 0, zInit: 0, initStepSize: 0.1 });
+function plainPolicy(obsDim: number, actDim: number, hidden: number[], initStd?: number): GmpsPolicy {
+  return createPolicy({ kind: 'mlp', obsDim, actDim, hidden, latentDim: 0, zInit: 0, initStepSize: 0.1, ...(initStd !== undefined ? { initStd } : {}) });
 }
 
 async function fixedTasks(c: { task: TaskKind; envOptions: Record<string, unknown>; seed: number; numTasks: number; numHeldOut: number }) {
@@ -180,6 +180,12 @@ export interface ImitationConfig {
   fineTuneSteps: number;
   rolloutsPerStep: number;
   fineTuneStepSize: number;
+  /**
+   * Exploration σ of the fine-tuning rollouts (the cloned policy's state-independent std; behaviour
+   * cloning fits the mean only). Default the MLP policy's initial std. Give it the σ the compared
+   * meta-policy explores with, so the two fine-tune from rollouts equally noisy.
+   */
+  initStd?: number;
 }
 
 export interface FineTuneCurve {
@@ -284,7 +290,7 @@ export async function multiTaskImitation(opts: {
   heldOut: readonly TaskParams[];
   config: ImitationConfig;
 }): Promise<FineTuneCurve & { bcLoss: number }> {
-  const policy = plainPolicy(opts.obsDim, opts.actDim, opts.config.hidden);
+  const policy = plainPolicy(opts.obsDim, opts.actDim, opts.config.hidden, opts.config.initStd);
   const { params, loss } = behaviourClone(policy, opts.demos, opts.config);
   try {
     const curve = await fineTune(opts.sampler, policy, params, opts.heldOut, opts.config);

@@ -23,6 +23,7 @@ export function registerExperiment(program: Command, _bench: Command): void {
     .option('--workers <n>', 'env worker threads per sampler (0: main thread)', '1')
     .option('--envs <n>', 'envs stepped in parallel per sampler', '8')
     .option('--backend <name>', 'tfjs backend: auto, node-gpu, node, wasm, cpu')
+    .option('--gmps-checkpoint <dir>', 'GMPS runs adapt this meta-trained checkpoint to each seed\'s held-out tasks instead of meta-training (figures over samples get one GMPS point, at the checkpoint\'s samples)')
     .option('--list', 'print the figure\'s runs and configs without running them')
     .option('--json', 'print the run statuses as JSON on one line')
     .action(async (figure: string, o: Record<string, string | boolean | undefined>) => {
@@ -32,6 +33,15 @@ export function registerExperiment(program: Command, _bench: Command): void {
       if (!isScale(scale)) throw new CliError(`--scale must be ${SCALES.join(', ')}; got '${scale}'`);
       const seeds = int('--seeds', o.seeds as string, 1);
       const spec = figureSpec(figure, scale);
+      if (o.gmpsCheckpoint) {
+        const gmpsRuns = spec.runs.filter((r) => r.algorithm === 'gmps');
+        if (!gmpsRuns.length) throw new CliError(`--gmps-checkpoint: figure ${figure} has no GMPS run`);
+        const { curveKind } = await import('../../learning/experiment/algorithms.js');
+        for (const r of gmpsRuns) {
+          if (curveKind(r.config) === 'train') throw new CliError(`--gmps-checkpoint: figure ${figure} plots GMPS on its training tasks; a checkpoint is evaluated on the seed's held-out tasks`);
+          r.config = { ...r.config, checkpoint: o.gmpsCheckpoint as string };
+        }
+      }
       if (o.list) {
         if (o.json) process.stdout.write(`${JSON.stringify(spec)}\n`);
         else for (const r of spec.runs) process.stdout.write(`${r.id}: ${r.algorithm} on ${r.task.kind} ${JSON.stringify(r.task.envOptions)} ${JSON.stringify(r.config)}\n`);

@@ -8,6 +8,10 @@
  *   every algorithm, so curves compare like with like), 'train' (same on the training tasks), 'fineTune' (after training: return on held-out tasks after
  *   k adaptation steps, x = k), 'ood' (as 'fineTune' on the Ant's out-of-distribution goals).
  * - `adaptSteps`, `adaptRollouts`: the k-step adaptation protocol of 'fineTune' / 'ood'.
+ * - GMPS only, `checkpoint`: a meta-trained checkpoint directory; the run skips meta-training and
+ *   adapts that checkpoint to the seed's held-out tasks (the tasks every other algorithm of the seed
+ *   adapts to): the 'fineTune' / 'ood' curve, or for 'heldOut' one point at the checkpoint's
+ *   meta-training samples.
  *
  * PEARL, RL² and MAESN count x as the env samples of their own meta-training (evaluation episodes not included); `iterations`, `evalEvery` (default 1),
  * `numTasks`, `numHeldOut`. Their adaptation "steps" for 'fineTune' / 'ood': PEARL, k context
@@ -110,13 +114,72 @@ async function dims(sampler: Sampler): Promise<{ obsDim: number; actDim: number 
   return { obsDim: sampler.info.stateDim, actDim: sampler.info.actionDim };
 }
 
+/**
+ * GMPS's adaptation curve from a meta-trained checkpoint (run config `checkpoint`) instead of a
+ * meta-training run: the hours of meta-training are done once (`gmps meta-train`) and every seed
+ * adapts the same checkpoint to its own held-out tasks. The checkpoint's training tasks must not be
+ * among them. Its env options may differ from the figure's (a dense-reward checkpoint adapting with
+ * the sparse reward); they are recorded in `extra`, with its meta-training samples.
+ */
+async function gmpsFromCheckpoint(spec: RunSpec, ctx: RunContext, kind: CurveKind): Promise<RunCurve> {
+  const cfg = spec.config;
+  const where = cfg.checkpoint;
+  if (typeof where !== 'string' || !where) throw new Error(`run config 'checkpoint' must be a checkpoint directory, got ${JSON.stringify(where)}`);
+  if (kind === 'train') throw new Error("run config 'checkpoint' evaluates the seed's held-out tasks; curve 'train' has no meaning for it");
+  const { loadCheckpoint, disposeLoaded } = await import('../meta-train.js');
+  const ck = await loadCheckpoint(where);
+  try {
+    const c = ck.state.config;
+    if (c.task !== spec.task.kind) throw new Error(`checkpoint ${where} was meta-trained on '${c.task}' tasks, this figure runs '${spec.task.kind}'`);
+    if (c.obsMode !== 'state' || cfg.obsMode === 'vision') throw new Error(`checkpoint runs adapt state policies only; ${where} holds a ${c.obsMode} policy`);
+    const sampler = await ctx.openSampler();
+    const { heldOut } = await seedTasks(spec, ctx.seed, num(cfg, 'numTasks', c.numTasks), num(cfg, 'numHeldOut', c.numHeldOut));
+    const tasks = await adaptationTasks(kind, spec, heldOut);
+    const key = (t: TaskParams): string => JSON.stringify(t);
+    const trained = new Set(ck.state.tasks.map(key));
+    const seen = tasks.filter((t) => trained.has(key(t)));
+    if (seen.length) throw new Error(`seed ${ctx.seed}: ${seen.length} of its held-out tasks are training tasks of ${where} (${seen.map(key).join(', ')}); use other seeds`);
+    const selectedOn = new Set(ck.state.heldOut.map(key));
+    let points: CurvePointOut[];
+    if (samplesCurve(kind)) {
+      // One point: the checkpoint's meta-training samples, and its return after one step (GMPS's
+      // evaluation protocol: K pre-update rollouts, the learned α, the adapted mean) on these tasks.
+      const { evaluateAdaptation } = await import('../meta-train.js');
+      const { Rng } = await import('../rng.js');
+      const { disposeParams } = await import('../policy/index.js');
+      const ev = await evaluateAdaptation(sampler, ck.policy, ck.params, ck.stepSizes, tasks, num(cfg, 'rolloutsPerTask', c.rolloutsPerTask), 'state', new Rng(`${ctx.seed}-checkpoint-eval`));
+      ev.adapted.forEach(disposeParams);
+      points = [{ x: ck.state.envSamples, y: ev.result.postReturn, success: ev.result.postSuccess }];
+    } else {
+      points = await adaptationCurve(sampler, ck.policy, ck.params, ck.stepSizes, tasks, spec, ctx.seed);
+    }
+    ctx.log(`gmps from ${where} (iteration ${ck.state.iteration}): ${points.map((p) => p.y.toFixed(1)).join(' → ')}`);
+    return {
+      xAxis: samplesCurve(kind) ? 'envSamples' : 'adaptSteps',
+      points,
+      extra: {
+        checkpoint: where,
+        checkpointIteration: ck.state.iteration,
+        checkpointEnvOptions: c.envOptions,
+        metaTrainingSamples: ck.state.envSamples,
+        expertSamples: ck.state.expertSamples,
+        // Held-out tasks of the checkpoint's own run may have chosen it (meta-train --keep-best).
+        tasksAlsoHeldOutOfCheckpoint: tasks.filter((t) => selectedOn.has(key(t))).length,
+      },
+    };
+  } finally {
+    disposeLoaded(ck);
+  }
+}
+
 const gmps: Algorithm = {
   name: 'gmps',
   description: 'Guided Meta-Policy Search (meta-train.ts): RL inner step, imitation outer step; scripted or contextual-SAC experts',
   async run(spec: RunSpec, ctx: RunContext): Promise<RunCurve> {
-    const { defaultMetaTrainConfig, metaTrain } = await import('../meta-train.js');
     const cfg = spec.config;
     const kind = curveKind(cfg);
+    if (cfg.checkpoint !== undefined) return gmpsFromCheckpoint(spec, ctx, kind);
+    const { defaultMetaTrainConfig, metaTrain } = await import('../meta-train.js');
     const sampler = await ctx.openSampler();
     const vision = cfg.obsMode === 'vision';
     const { defaultVisionConfig, defaultMlpConfig } = await import('../policy/index.js');
@@ -313,6 +376,7 @@ const multitaskImitation: Algorithm = {
         fineTuneSteps: num(cfg, 'adaptSteps', 3),
         rolloutsPerStep: num(cfg, 'adaptRollouts', 10),
         fineTuneStepSize: num(cfg, 'fineTuneStepSize', 0.1),
+        ...(cfg.initStd !== undefined ? { initStd: num(cfg, 'initStd', 1) } : {}),
       },
     });
     ctx.log(`multitask-imitation: behaviour-cloning loss ${res.bcLoss.toFixed(4)}`);

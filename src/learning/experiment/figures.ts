@@ -80,7 +80,8 @@ const SIZES: Record<Scale, Sizes> = {
     },
     maml: { metaBatchSize: 20, numTasks: 20, numHeldOut: 5, rolloutsPerTask: 20, iterations: 10, evalEvery: 2, hidden: [100, 100] },
     multitask: { numTasks: 20, numHeldOut: 5, rolloutsPerTask: 20, iterations: 20, evalEvery: 4, evalRollouts: 5, hidden: [100, 100] },
-    imitation: { numTasks: 20, numHeldOut: 5, demosPerTask: 5, bcSteps: 2000, adaptSteps: 3, adaptRollouts: 20, hidden: [100, 100] },
+    // σ 0.5 as GMPS's: both fine-tune from equally noisy rollouts.
+    imitation: { numTasks: 20, numHeldOut: 5, demosPerTask: 5, bcSteps: 2000, adaptSteps: 3, adaptRollouts: 20, hidden: [100, 100], initStd: 0.5 },
     sac: { sacSteps: 100_000, sacWarmup: 5_000, sacHidden: [256, 256] },
     pearl: { numTasks: 20, numHeldOut: 5, iterations: 50, evalEvery: 10, hidden: [100, 100] },
     rl2: { numTasks: 20, numHeldOut: 5, iterations: 50, evalEvery: 10, hidden: 100, trialsPerIteration: 20, episodesPerTrial: 2 },
