@@ -150,6 +150,44 @@ describe('GMPS meta-training (point task)', function () {
     disposeLoaded(kept);
   });
 
+  it('initFrom + redrawTasks: θ and α from the checkpoint, new training and held-out tasks (this run\'s seed and counts), evaluated at the first iteration; keep-best ignores the carried evaluation', async () => {
+    const { drawTasks } = await import('../src/learning/meta-train.js');
+    const cfg = pointConfig({ numTasks: 2, numHeldOut: 1, rolloutsPerTask: 3, iterations: 2, adamSteps: 3, evalEvery: 2 });
+    const src = path.join(dir, 'redraw-src');
+    const first = await metaTrain({ config: cfg, sampler, outDir: src });
+    first.dispose();
+    const ck = await loadCheckpoint(src);
+    const next = { ...cfg, seed: cfg.seed + 1, numTasks: 3, numHeldOut: 4, iterations: 3, evalEvery: 0 };
+    const out = path.join(dir, 'redraw');
+    // θ after 0 iterations of the new run: the checkpoint's, exactly
+    const zero = await metaTrain({ config: next, sampler, outDir: path.join(dir, 'redraw-zero'), initFrom: src, redrawTasks: true, keepBest: true, stopAfter: 2 });
+    for (const k of Object.keys(ck.params)) assert.deepEqual(zero.learner.params[k].dataSync(), ck.params[k].dataSync(), k);
+    zero.dispose();
+    assert.equal(zero.state.best, undefined, 'the carried evaluation (other held-out tasks) is no candidate');
+    // Without redrawing, it is.
+    const same = await metaTrain({ config: { ...next, numTasks: 2, numHeldOut: 1 }, sampler, outDir: path.join(dir, 'redraw-same'), initFrom: src, keepBest: true, stopAfter: 2 });
+    same.dispose();
+    assert.equal(same.state.best?.score, ck.state.curve.at(-1)!.heldOut!.postReturn);
+    const run = await metaTrain({ config: next, sampler, outDir: out, initFrom: src, redrawTasks: true, keepBest: true });
+    run.dispose();
+    const { createEnv } = await import('../sim/index.js');
+    const probe = await createEnv('point', {});
+    const expected = drawTasks(next, (r) => probe.sampleTask(r));
+    probe.close();
+    assert.deepEqual(run.state.tasks, expected.tasks);
+    assert.deepEqual(run.state.heldOut, expected.heldOut);
+    assert.equal(run.state.heldOut.length, 4);
+    assert.notDeepEqual(run.state.tasks, ck.state.tasks.slice(0, 3));
+    assert.equal(run.state.iteration, 3);
+    // The carried curve, then an evaluation at iteration 2 on the new tasks (evalEvery 0 would skip it), then the final one.
+    assert.deepEqual(run.state.curve.map((p) => p.iteration), [...ck.state.curve.map((p) => p.iteration), 2, 3]);
+    assert.notEqual(run.state.curve.at(-3)!.heldOut!.postReturn, run.state.curve.at(-2)!.heldOut!.postReturn, 'same θ, other held-out tasks');
+    const fresh = run.state.curve.slice(-2).map((p) => p.heldOut!.postReturn);
+    assert.equal(run.state.best?.score, Math.max(...fresh), `best chosen among the evaluations on the new tasks: ${JSON.stringify(run.state.best)}`);
+    disposeLoaded(ck);
+    await assert.rejects(metaTrain({ config: next, sampler, redrawTasks: true }), /redrawTasks draws new tasks for a run started from a checkpoint/);
+  });
+
   it('eval --step-scale s: the adaptation step uses s·α, exactly as a checkpoint whose α is s times larger; s must be positive', async () => {
     const { evaluateCheckpoint } = await import('../src/learning/eval.js');
     const { evaluateAdaptation } = await import('../src/learning/meta-train.js');

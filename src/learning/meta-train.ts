@@ -280,6 +280,13 @@ export interface MetaTrainOptions {
    * `config.iterations` counts from the checkpoint's first iteration, as if the run had gone on.
    */
   initFrom?: string;
+  /**
+   * With `initFrom`: draw the training and held-out tasks afresh (this config's seed, `numTasks`,
+   * `numHeldOut`) instead of carrying the checkpoint's over, e.g. more tasks against overfitting to
+   * the first draw, and more held-out tasks to select on. The run then evaluates at its first
+   * iteration (the carried evaluation was on other tasks and is no candidate for `keepBest`).
+   */
+  redrawTasks?: boolean;
   /** Stop after this iteration count in this call (for tests of resuming); default all. */
   stopAfter?: number;
   onIteration?: (log: IterationLog, state: TrainState) => void;
@@ -442,6 +449,7 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
   let preDemos: TaskDemos | undefined;
   let policy: GmpsPolicy;
   if (opts.resume && opts.initFrom) throw new Error('resume continues the run in outDir; initFrom starts a new one: give one of them');
+  if (opts.redrawTasks && !opts.initFrom) throw new Error('redrawTasks draws new tasks for a run started from a checkpoint (initFrom); a new run draws its tasks anyway');
   if (opts.resume) {
     if (!opts.outDir) throw new Error('resume needs the checkpoint directory');
     const ck = await loadCheckpoint(opts.outDir);
@@ -466,7 +474,7 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
     const from = opts.initFrom ? await loadCheckpoint(opts.initFrom) : undefined;
     if (from) {
       try {
-        c = initFromConfig(c, from.state, opts.initFrom!);
+        c = initFromConfig(c, from.state, opts.initFrom!, !!opts.redrawTasks);
       } catch (err) {
         disposeLoaded(from);
         throw err;
@@ -482,7 +490,7 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
       disposeParams(init.stepSizes);
     }
     let drawn: { tasks: TaskParams[]; heldOut: TaskParams[] };
-    if (from) {
+    if (from && !opts.redrawTasks) {
       drawn = { tasks: from.state.tasks, heldOut: from.state.heldOut };
     } else {
       const { createEnvFromSpec } = await import('./worker/spec.js');
@@ -540,14 +548,16 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
   const K = c.rolloutsPerTask;
   // A run resumed or started from a checkpoint whose last evaluation is of the θ it starts from:
   // that evaluation is a candidate too.
-  const carried = state.curve.at(-1);
+  // Not when the tasks were redrawn: that evaluation was on the checkpoint's tasks.
+  const fresh = opts.redrawTasks ? state.iteration : undefined;
+  const carried = fresh === undefined ? state.curve.at(-1) : undefined;
   if (carried && carried.iteration === state.iteration) await keepIfBest(opts, state, learner, carried);
   const stop = Math.min(c.iterations, opts.stopAfter ?? c.iterations);
   for (let itr = state.iteration; itr < stop; itr++) {
     const rng = rngFor(c.seed, `itr-${itr}`);
     // θ evaluated at this iteration already (the final evaluation of the run resumed or started
-    // from): not again.
-    const isEval = c.evalEvery > 0 && itr % c.evalEvery === 0 && state.curve.at(-1)?.iteration !== itr;
+    // from): not again; on redrawn tasks, always (the first evaluation on them).
+    const isEval = itr === fresh || (c.evalEvery > 0 && itr % c.evalEvery === 0 && state.curve.at(-1)?.iteration !== itr);
     let trainTrajs: Trajectory[][];
     let adaptedForDagger: Params[] | undefined;
     if (isEval) {
@@ -684,10 +694,10 @@ function demoTensors(d: TaskDemos, obsDim: number, actDim: number): { obs: tf.Te
 
 /**
  * The config of a run that starts from checkpoint `from`: the checkpoint's policy, task, env and
- * task counts (θ and the tasks must fit them); everything else (σ handling, Adam, DAgger,
+ * task counts (θ and the tasks must fit them; the counts are this run's when it redraws the tasks); everything else (σ handling, Adam, DAgger,
  * imitation terms, iterations) from `c`.
  */
-function initFromConfig(c: MetaTrainConfig, from: TrainState, where: string): MetaTrainConfig {
+function initFromConfig(c: MetaTrainConfig, from: TrainState, where: string, redraw: boolean): MetaTrainConfig {
   const f = from.config;
   if (f.task !== c.task) throw new Error(`--init-from ${where} was meta-trained on '${f.task}' tasks, this run is '${c.task}'`);
   if (f.obsMode !== c.obsMode) throw new Error(`--init-from ${where} holds a ${f.obsMode} policy, this run trains a ${c.obsMode} one`);
@@ -698,8 +708,8 @@ function initFromConfig(c: MetaTrainConfig, from: TrainState, where: string): Me
     ...c,
     envOptions: f.envOptions,
     policy: f.policy,
-    numTasks: from.tasks.length,
-    numHeldOut: from.heldOut.length,
+    numTasks: redraw ? c.numTasks : from.tasks.length,
+    numHeldOut: redraw ? c.numHeldOut : from.heldOut.length,
     initFrom: { checkpoint: where, iteration: from.iteration, envSamples: from.envSamples },
   };
 }

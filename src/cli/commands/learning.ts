@@ -174,6 +174,7 @@ interface MetaTrainCli {
   preImitation?: string;
   preImitationTarget?: string;
   initFrom?: string;
+  redrawTasks?: boolean;
   policy: string;
   seed: string;
   dense?: boolean;
@@ -271,6 +272,7 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
     ...(o.preImitationTarget !== undefined ? { preImitationTask: preImitationTask(task, o.preImitationTarget) } : {}),
   });
   if (config.preImitationTask && !config.preImitation) throw new CliError('--pre-imitation-target names what the pre-update imitation term imitates: give --pre-imitation B (> 0) too');
+  if (o.redrawTasks && !o.initFrom) throw new CliError('--redraw-tasks draws new tasks (--tasks, --held-out, --seed) for a run started with --init-from; a new run draws its tasks anyway');
   if (o.initFrom && o.resume) throw new CliError('--resume continues the run in --out; --init-from starts a new run from a checkpoint: give one of them');
   if (o.initFrom && path.resolve(checkpointDir(o.initFrom)) === path.resolve(out)) {
     throw new CliError('--init-from must differ from --out (the new run writes its checkpoints there); to continue a run use --resume');
@@ -301,6 +303,7 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
       resume: !!o.resume,
       keepBest: !!o.keepBest,
       ...(o.initFrom ? { initFrom: o.initFrom } : {}),
+      ...(o.redrawTasks ? { redrawTasks: true } : {}),
       onIteration: (log, st) => bar.update(st.iteration, { status: `loss ${log.lossLast.toFixed(4)} pre ${fmt(log.preReturn)}` }),
       onEval: (p) => {
         if (!o.json && !process.stderr.isTTY) {
@@ -375,6 +378,7 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--pre-imitation <b>', 'weight of a behaviour-cloning term on the unadapted policy (default: none, as GMPS); keeps the pre-update rollouts at the task-average behaviour')
     .option('--pre-imitation-target <deg|x,y>', 'the task whose expert the --pre-imitation term imitates instead of every task\'s (a door angle in degrees, a push/point goal x,y); the door\'s widest target (60) makes the pre-update rollouts open the door through every target')
     .option('--init-from <checkpoint>', 'start θ and α from a checkpoint (an exported one will do): its policy and tasks carry over, D* is collected afresh, Adam starts from zero; --iterations counts from its first iteration')
+    .option('--redraw-tasks', 'with --init-from: draw --tasks training and --held-out held-out tasks afresh with --seed instead of carrying the checkpoint\'s')
     .option('--tasks-per-step <n>', 'tasks per Adam step (0: all, as GMPS); fewer bound the memory of the vision meta-gradient', '0')
     .option('--seed <n>', 'seed of task draws, initialisation and sampling', '0')
     .option('--dense', 'dense (shaped) reward variant')
