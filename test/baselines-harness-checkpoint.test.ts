@@ -82,6 +82,7 @@ describe('baselines: GMPS runs from a meta-trained checkpoint (gmps experiment -
   it('--gmps-checkpoint sets the checkpoint on the GMPS runs of the figure only', async () => {
     const printed = await experimentCli(['experiment', 'fig6-door', '--scale', 'medium', '--gmps-checkpoint', 'checkpoints/door-state', '--list', '--json']);
     const spec = JSON.parse(printed) as { runs: RunSpec[] };
-    assert.deepEqual(spec.runs.map((r) => [r.algorithm, r.config.checkpoint]), [['gmps', 'checkpoints/door-state'], ['multitask-imitation', undefined]]);
+    assert.ok(spec.runs.some((r) => r.algorithm === 'multitask-imitation'));
+    for (const r of spec.runs) assert.equal(r.config.checkpoint, r.algorithm === 'gmps' ? 'checkpoints/door-state' : undefined, r.id);
   });
 });

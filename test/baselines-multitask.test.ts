@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { initBackend } from '../src/learning/backend.js';
 import { rolloutExpert, scriptedExpert } from '../src/learning/expert.js';
-import { behaviourClone, multiTaskImitation } from '../src/learning/multitask.js';
-import { createPolicy } from '../src/learning/policy/index.js';
+import * as tf from '@tensorflow/tfjs-core';
+import { behaviourClone, fineTune, multiTaskImitation } from '../src/learning/multitask.js';
+import { createPolicy, disposeParams } from '../src/learning/policy/index.js';
 import { createLocalSampler } from '../src/learning/sampler.js';
 import { toTaskDemos } from '../src/learning/trajectory.js';
 import type { TaskParams } from '../sim/types.js';
@@ -67,6 +68,29 @@ describe('baselines: MultiTask-imitation', function () {
       assert.ok(quiet < 1e-2, `σ 1e-4: returns spread ${quiet}`);
       assert.ok(loud > 0.1, `default σ 1: returns spread ${loud}`);
     } finally {
+      await s.close();
+    }
+  });
+
+  it('fine-tuning with laterStepSize: the first step takes the given α, every later step the fixed size', async () => {
+    const s = await createLocalSampler({ env: { kind: 'point', options: { horizon: 10, maxStep: 0.2 } }, nEnvs: 4 });
+    const policy = createPolicy({ kind: 'mlp', obsDim: 2, actDim: 2, hidden: [8], latentDim: 0, zInit: 0, initStepSize: 0.1, initStd: 0.3 });
+    const { params, stepSizes } = policy.init(0);
+    const alphas = Object.fromEntries(policy.adaptable.map((k) => [k, tf.fill(params[k].shape, 0.5)]));
+    try {
+      const task: TaskParams[] = [{ kind: 'point', goal: [0.7, -0.2] }];
+      const c = { seed: 0, fineTuneSteps: 3, rolloutsPerStep: 4, fineTuneStepSize: 0.1 };
+      const repeated = await fineTune(s, policy, params, task, c, alphas);
+      // Later steps of the size α has everywhere: the same run, to the bit.
+      assert.deepEqual((await fineTune(s, policy, params, task, { ...c, laterStepSize: 0.5 }, alphas)).returns, repeated.returns);
+      const small = await fineTune(s, policy, params, task, { ...c, laterStepSize: 1e-3 }, alphas);
+      assert.deepEqual(small.returns.slice(0, 2), repeated.returns.slice(0, 2), 'the same first step');
+      for (const k of [2, 3]) assert.notEqual(small.returns[k], repeated.returns[k], `step ${k} takes the later size`);
+      await assert.rejects(fineTune(s, policy, params, task, { ...c, laterStepSize: -1 }, alphas), /laterStepSize must be a positive number/);
+    } finally {
+      disposeParams(params);
+      disposeParams(stepSizes);
+      disposeParams(alphas);
       await s.close();
     }
   });

@@ -241,17 +241,24 @@ export function behaviourClone(policy: GmpsPolicy, demos: readonly TaskDemos[], 
   return { params, loss };
 }
 
-/** Fine-tunes `params` on each task separately with vanilla PG steps (step size α on every parameter). */
+/**
+ * Fine-tunes `params` on each task separately with vanilla PG steps (step size α on every parameter,
+ * or the given per-element `alphas`). `laterStepSize`: the steps after the first take this fixed
+ * step size instead (a meta-policy's learned α is meta-trained for the first step only).
+ */
 export async function fineTune(
   sampler: Sampler,
   policy: GmpsPolicy,
   params: Params,
   tasks: readonly TaskParams[],
-  c: Pick<ImitationConfig, 'seed' | 'fineTuneSteps' | 'rolloutsPerStep' | 'fineTuneStepSize'>,
+  c: Pick<ImitationConfig, 'seed' | 'fineTuneSteps' | 'rolloutsPerStep' | 'fineTuneStepSize'> & { laterStepSize?: number },
   alphas?: Params,
 ): Promise<FineTuneCurve> {
   const K = c.rolloutsPerStep;
-  const stepSizes: Params = alphas ?? Object.fromEntries(policy.adaptable.map((k) => [k, tf.fill(params[k].shape, c.fineTuneStepSize)]));
+  const fill = (v: number): Params => Object.fromEntries(policy.adaptable.map((k) => [k, tf.fill(params[k].shape, v)]));
+  if (c.laterStepSize !== undefined && !(c.laterStepSize > 0)) throw new Error(`laterStepSize must be a positive number, got ${c.laterStepSize}`);
+  const stepSizes: Params = alphas ?? fill(c.fineTuneStepSize);
+  const later: Params = c.laterStepSize !== undefined ? fill(c.laterStepSize) : stepSizes;
   const returns = new Array<number>(c.fineTuneSteps + 1).fill(0);
   const success = new Array<number>(c.fineTuneSteps + 1).fill(0);
   let envSamples = 0;
@@ -266,7 +273,7 @@ export async function fineTune(
           returns[k] += meanReturn(trajs) / tasks.length;
           success[k] += successRate(trajs) / tasks.length;
           if (k < c.fineTuneSteps) {
-            const next = adaptStep(policy, p, stepSizes, toAdaptBatch(trajs, 'state'));
+            const next = adaptStep(policy, p, k === 0 ? stepSizes : later, toAdaptBatch(trajs, 'state'));
             disposeParams(p);
             p = next;
           }
@@ -277,6 +284,7 @@ export async function fineTune(
     }
   } finally {
     if (!alphas) disposeParams(stepSizes);
+    if (later !== stepSizes) disposeParams(later);
   }
   return { returns, success, envSamples };
 }

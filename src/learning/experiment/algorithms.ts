@@ -7,7 +7,9 @@
  * - `curve`: 'heldOut' (return after adaptation on held-out tasks vs env samples; the default for
  *   every algorithm, so curves compare like with like), 'train' (same on the training tasks), 'fineTune' (after training: return on held-out tasks after
  *   k adaptation steps, x = k), 'ood' (as 'fineTune' on the Ant's out-of-distribution goals).
- * - `adaptSteps`, `adaptRollouts`: the k-step adaptation protocol of 'fineTune' / 'ood'.
+ * - `adaptSteps`, `adaptRollouts`: the k-step adaptation protocol of 'fineTune' / 'ood'; GMPS and MAML
+ *   `laterStepSize`: the steps after the first are plain policy-gradient steps of this size instead of
+ *   repeats of the learned step sizes (which are meta-trained for one step).
  * - GMPS only, `checkpoint`: a meta-trained checkpoint directory; the run skips meta-training and
  *   adapts that checkpoint to the seed's held-out tasks (the tasks every other algorithm of the seed
  *   adapts to): the 'fineTune' / 'ood' curve, or for 'heldOut' one point at the checkpoint's
@@ -104,6 +106,7 @@ async function adaptationCurve(
       fineTuneSteps: num(spec.config, 'adaptSteps', 3),
       rolloutsPerStep: num(spec.config, 'adaptRollouts', 10),
       fineTuneStepSize: num(spec.config, 'fineTuneStepSize', 0.1),
+      ...(spec.config.laterStepSize !== undefined ? { laterStepSize: num(spec.config, 'laterStepSize', 0) } : {}),
     },
     stepSizes,
   );

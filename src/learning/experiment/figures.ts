@@ -171,6 +171,14 @@ export function figureSpec(name: FigureName, scale: Scale): FigureSpec {
         runs: runs(door, [
           ['gmps', 'gmps', { ...s.gmps, curve: 'fineTune', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts }],
           ['multitask-imitation', 'multitask-imitation', s.imitation],
+          // Beyond 'small': the baseline's fine-tuning step size swept (0.1 wrecks the cloned policy in
+          // one step), and GMPS's learned first step followed by plain policy-gradient steps of the
+          // baseline's best size (its α is meta-trained for the first step only).
+          ...(scale === 'small' ? [] : ([
+            ['gmps-then-pg0.01', 'gmps', { ...s.gmps, curve: 'fineTune', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts, laterStepSize: 0.01 }],
+            ['multitask-imitation-ft0.01', 'multitask-imitation', { ...s.imitation, fineTuneStepSize: 0.01 }],
+            ['multitask-imitation-ft0.001', 'multitask-imitation', { ...s.imitation, fineTuneStepSize: 0.001 }],
+          ] as [string, string, Record<string, unknown>][])),
         ]),
       };
     case 'fig6-vision-push':
