@@ -172,10 +172,11 @@ export function figureSpec(name: FigureName, scale: Scale): FigureSpec {
           ['gmps', 'gmps', { ...s.gmps, curve: 'fineTune', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts }],
           ['multitask-imitation', 'multitask-imitation', s.imitation],
           // Beyond 'small': the baseline's fine-tuning step size swept (0.1 wrecks the cloned policy in
-          // one step), and GMPS's learned first step followed by plain policy-gradient steps of the
-          // baseline's best size (its α is meta-trained for the first step only).
+          // one step; 0.001 was its best at medium scale), and GMPS's learned first step followed by
+          // plain policy-gradient steps of that size (its α is meta-trained for the first step only;
+          // repeating it undoes the first step's gain on the door).
           ...(scale === 'small' ? [] : ([
-            ['gmps-then-pg0.01', 'gmps', { ...s.gmps, curve: 'fineTune', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts, laterStepSize: 0.01 }],
+            ['gmps-then-pg0.001', 'gmps', { ...s.gmps, curve: 'fineTune', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts, laterStepSize: 0.001 }],
             ['multitask-imitation-ft0.01', 'multitask-imitation', { ...s.imitation, fineTuneStepSize: 0.01 }],
             ['multitask-imitation-ft0.001', 'multitask-imitation', { ...s.imitation, fineTuneStepSize: 0.001 }],
           ] as [string, string, Record<string, unknown>][])),
