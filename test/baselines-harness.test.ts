@@ -78,8 +78,19 @@ describe('baselines: experiment harness', function () {
     assert.equal(row.mamlSamples, 3000);
     assert.equal(row.ratio, 3);
     assert.equal(row.paperRatio, 4);
-    assert.match(report.markdown, /fig3-push \| 3\.50 \| 1000 \| 3000 \| 3\.0 \| ~4x/);
+    assert.match(report.markdown, /fig3-push \| 3\.50 \| 1000 \| 3000 \| 3\.0 \| ~4x \|  \|/);
+    assert.equal(row.note, undefined);
     assert.equal(samplesToReach([0, 1], [0, 0], 1), null);
+
+    // A MAML that learns nothing (flat at its seed): X is its first value, and there is no ratio.
+    const flat: RunSpec[] = [runs[0], { ...runs[1], config: { slope: 0 } }];
+    await runFigure({ figure: 'fig5-door-sparse', scale: 'small', runs: flat, seeds: 2, outDir: dir, workers: 0 });
+    const again = await writeReport(dir);
+    const sparse = again.ratios.find((r) => r.figure === 'fig5-door-sparse')!;
+    assert.equal(sparse.target, 0.5);
+    assert.equal(sparse.ratio, null);
+    assert.equal(sparse.note, 'MAML never rose above its first evaluation (0.50)');
+    assert.match(again.markdown, /fig5-door-sparse \| 0\.50 \| 0 \| 0 \| — \| — \| MAML never rose/);
   });
 
   it('every algorithm plots held-out tasks unless a run asks otherwise, and every training-curve run has held-out tasks', () => {

@@ -3,7 +3,9 @@
  * and a table of sample-efficiency ratios next to the paper's.
  *
  * Samples to reach X: X is the final mean return of the weaker of GMPS and MAML (so both curves
- * reach it); for each, the first x where its seed-mean curve is ≥ X; ratio = MAML / GMPS.
+ * reach it); for each, the first x where its seed-mean curve is ≥ X; ratio = MAML / GMPS. No ratio
+ * when the weaker one never rose above its first evaluation (X then measures no learning: both
+ * "reach" it at their first point, e.g. MAML flat at 0 on the sparse door).
  */
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -19,6 +21,8 @@ export interface RatioRow {
   mamlSamples: number | null;
   ratio: number | null;
   paperRatio: number | null;
+  /** Why there is no ratio, when there is none. */
+  note?: string;
 }
 
 export interface FigureReport {
@@ -84,19 +88,26 @@ export async function writeReport(dir: string): Promise<Report> {
     const g = means.get('gmps');
     const m = means.get('maml');
     if (xAxis === 'envSamples' && g && m && g.y.length && m.y.length) {
-      const target = Math.min(g.y[g.y.length - 1], m.y[m.y.length - 1]);
+      const gFinal = g.y[g.y.length - 1];
+      const mFinal = m.y[m.y.length - 1];
+      const [weaker, name] = gFinal <= mFinal ? [g, 'GMPS'] : [m, 'MAML'];
+      const target = Math.min(gFinal, mFinal);
       const gs = samplesToReach(g.x, g.y, target);
       const ms = samplesToReach(m.x, m.y, target);
-      ratios.push({ figure: fig, target, gmpsSamples: gs, mamlSamples: ms, ratio: gs && ms ? ms / gs : null, paperRatio: spec?.paperRatioVsMaml ?? null });
+      const flat = !(target > weaker.y[0]);
+      ratios.push({
+        figure: fig, target, gmpsSamples: gs, mamlSamples: ms, ratio: !flat && gs && ms ? ms / gs : null, paperRatio: spec?.paperRatioVsMaml ?? null,
+        ...(flat ? { note: `${name} never rose above its first evaluation (${weaker.y[0].toFixed(2)})` } : {}),
+      });
     }
   }
   const fmt = (v: number | null, digits = 0) => (v === null ? '—' : v.toFixed(digits));
   const lines = ['# GMPS reproduction report', '', '| figure | run | seeds | final mean return |', '|---|---|---|---|'];
   for (const f of figures) for (const r of f.runs) lines.push(`| ${f.figure} | ${r.id} | ${r.seeds} | ${r.finalMean.toFixed(2)} |`);
   lines.push('', '## Samples to reach X (X = final mean return of the weaker of GMPS and MAML)', '');
-  lines.push('| figure | X | GMPS samples | MAML samples | MAML / GMPS | paper |', '|---|---|---|---|---|---|');
+  lines.push('| figure | X | GMPS samples | MAML samples | MAML / GMPS | paper | note |', '|---|---|---|---|---|---|---|');
   for (const r of ratios) {
-    lines.push(`| ${r.figure} | ${r.target.toFixed(2)} | ${fmt(r.gmpsSamples)} | ${fmt(r.mamlSamples)} | ${fmt(r.ratio, 1)} | ${r.paperRatio ? `~${r.paperRatio}x` : '—'} |`);
+    lines.push(`| ${r.figure} | ${r.target.toFixed(2)} | ${fmt(r.gmpsSamples)} | ${fmt(r.mamlSamples)} | ${fmt(r.ratio, 1)} | ${r.paperRatio ? `~${r.paperRatio}x` : '—'} | ${r.note ?? ''} |`);
   }
   const markdown = `${lines.join('\n')}\n`;
   await writeFile(path.join(dir, 'report.md'), markdown);
