@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { adaptToTask } from '../src/learning/adapt.js';
 import { initBackend } from '../src/learning/backend.js';
 import { BEST_DIR, defaultMetaTrainConfig, disposeLoaded, explainBackendAbort, loadCheckpoint, metaTrain, taskChunks, type MetaTrainConfig } from '../src/learning/meta-train.js';
+import { disposeParams } from '../src/learning/policy/index.js';
 import { Rng } from '../src/learning/rng.js';
 import { createLocalSampler, type Sampler } from '../src/learning/sampler.js';
 
@@ -200,8 +201,8 @@ describe('GMPS meta-training (point task)', function () {
     try {
       const alpha3 = Object.fromEntries(Object.entries(ck.stepSizes).map(([k, v]) => [k, tf.mul(v, 3)]));
       const ev = await evaluateAdaptation(sampler, ck.policy, ck.params, alpha3, ck.state.heldOut, 3, 'state', new Rng('4-eval'));
-      ev.adapted.forEach((p) => Object.values(p).forEach((t) => t.dispose()));
-      Object.values(alpha3).forEach((t) => t.dispose());
+      ev.adapted.forEach(disposeParams);
+      disposeParams(alpha3);
       assert.equal(scaled.preReturn, plain.preReturn, 'the same pre-update rollouts');
       assert.equal(scaled.postReturn, ev.result.postReturn);
       assert.notEqual(scaled.postReturn, plain.postReturn, 'a three times larger step changes the adapted policy');

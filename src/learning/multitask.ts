@@ -26,6 +26,7 @@ import {
   type MetaTrainConfig,
 } from './meta-train.js';
 import { createPolicy, disposeParams, type GmpsPolicy, type Params } from './policy/index.js';
+import { initStepSizes } from './policy/mlp.js';
 import { Rng } from './rng.js';
 import type { Sampler } from './sampler.js';
 import type { Trajectory } from './trajectory.js';
@@ -255,7 +256,7 @@ export async function fineTune(
   alphas?: Params,
 ): Promise<FineTuneCurve> {
   const K = c.rolloutsPerStep;
-  const fill = (v: number): Params => Object.fromEntries(policy.adaptable.map((k) => [k, tf.fill(params[k].shape, v)]));
+  const fill = (v: number): Params => initStepSizes(policy.shapes, policy.adaptable, v);
   if (c.laterStepSize !== undefined && !(c.laterStepSize > 0)) throw new Error(`laterStepSize must be a positive number, got ${c.laterStepSize}`);
   const stepSizes: Params = alphas ?? fill(c.fineTuneStepSize);
   const later: Params = c.laterStepSize !== undefined ? fill(c.laterStepSize) : stepSizes;

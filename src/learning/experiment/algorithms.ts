@@ -129,7 +129,7 @@ async function gmpsFromCheckpoint(spec: RunSpec, ctx: RunContext, kind: CurveKin
   const where = cfg.checkpoint;
   if (typeof where !== 'string' || !where) throw new Error(`run config 'checkpoint' must be a checkpoint directory, got ${JSON.stringify(where)}`);
   if (kind === 'train') throw new Error("run config 'checkpoint' evaluates the seed's held-out tasks; curve 'train' has no meaning for it");
-  const { loadCheckpoint, disposeLoaded } = await import('../meta-train.js');
+  const { loadCheckpoint, disposeLoaded, evaluateAdaptation } = await import('../meta-train.js');
   const ck = await loadCheckpoint(where);
   try {
     const c = ck.state.config;
@@ -147,7 +147,6 @@ async function gmpsFromCheckpoint(spec: RunSpec, ctx: RunContext, kind: CurveKin
     if (samplesCurve(kind)) {
       // One point: the checkpoint's meta-training samples, and its return after one step (GMPS's
       // evaluation protocol: K pre-update rollouts, the learned α, the adapted mean) on these tasks.
-      const { evaluateAdaptation } = await import('../meta-train.js');
       const { Rng } = await import('../rng.js');
       const { disposeParams } = await import('../policy/index.js');
       const ev = await evaluateAdaptation(sampler, ck.policy, ck.params, ck.stepSizes, tasks, num(cfg, 'rolloutsPerTask', c.rolloutsPerTask), 'state', new Rng(`${ctx.seed}-checkpoint-eval`));
