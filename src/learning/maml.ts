@@ -16,6 +16,10 @@
  * Variants (paper appendix C / D): plain MAML (scalar α 0.1, not learned, no bias transform),
  * learned per-element α (`stepSize: 'learned'`), bias transformation (`latentDim` > 0, adapted
  * with everything else) and bias-only adaptation (`policyKind: 'mlp-biasAda'`).
+ *
+ * `policyKind: 'vision'` is the MAML-RL baseline of the paper's vision pushing (Fig. 5): the GMPS
+ * conv policy on camera frames + hand xyz, its FC block (and z) adapting in the inner step as in
+ * GMPS, the whole network (convs included) moved by the TRPO outer step.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { TaskKind, TaskParams } from '../../sim/types.js';
@@ -23,10 +27,10 @@ import { toAdaptBatch } from './advantages.js';
 import { adaptStep } from './gmps.js';
 import { drawTasks, envSpecOf, evaluateAdaptation, meanReturn, policyAct, type CurvePoint, type MetaTrainConfig } from './meta-train.js';
 import { clampedLogStd, gaussianLogProb, headMeanPerTask, innerGradients, MIN_LOG_STD } from './policy/head.js';
-import { createPolicy, disposeParams, type GmpsPolicy, type Params } from './policy/index.js';
+import { createPolicy, defaultVisionConfig, disposeParams, obsModeOf, type GmpsPolicy, type Params } from './policy/index.js';
 import { Rng } from './rng.js';
 import type { Sampler } from './sampler.js';
-import { stackField, type Trajectory } from './trajectory.js';
+import { stackField, type ObsMode, type Trajectory } from './trajectory.js';
 import { gaussianKl, trpoStep, type TrpoOptions } from './trpo.js';
 
 export interface MamlConfig {
@@ -45,7 +49,8 @@ export interface MamlConfig {
   stepSize: 'scalar' | 'learned';
   /** Initial (or fixed) α. */
   innerStepSize: number;
-  policyKind: 'mlp' | 'mlp-biasAda';
+  /** 'vision': the GMPS conv policy (the env must render camera frames). */
+  policyKind: 'mlp' | 'mlp-biasAda' | 'vision';
   hidden: number[];
   /** Bias-transformation size (0: none). */
   latentDim: number;
@@ -127,7 +132,7 @@ function rowsOf(group: readonly Trajectory[]): number {
 }
 
 /** Stacks pre- and post-update samples of every task into tensors (post must carry θ-old's mean / logStd). */
-export function prepareMamlBatch(pre: Trajectory[][], post: Trajectory[][], obsDim: number, d: number): MamlBatch {
+export function prepareMamlBatch(pre: Trajectory[][], post: Trajectory[][], obsDim: number, d: number, mode: ObsMode = 'state'): MamlBatch {
   const T = pre.length;
   if (T === 0 || post.length !== T) throw new Error(`MAML batch: ${pre.length} pre-update and ${post.length} post-update task groups`);
   const n = rowsOf(pre[0]);
@@ -144,11 +149,12 @@ export function prepareMamlBatch(pre: Trajectory[][], post: Trajectory[][], obsD
   const oldMean = new Float32Array(T * m * d);
   const oldLogStd = new Float32Array(T * d);
   for (let i = 0; i < T; i++) {
-    const a = toAdaptBatch(pre[i], 'state');
+    const a = toAdaptBatch(pre[i], mode);
+    if (a.obs.length !== n * obsDim) throw new Error(`MAML batch: ${mode} observations are ${a.obs.length / n} wide, the policy reads ${obsDim}`);
     preObs.set(a.obs, i * n * obsDim);
     preActions.set(a.actions, i * n * d);
     for (let r = 0; r < n; r++) preW[i * n + r] = a.advantages[r] / n;
-    const b = toAdaptBatch(post[i], 'state');
+    const b = toAdaptBatch(post[i], mode);
     postObs.set(b.obs, i * m * obsDim);
     postActions.set(b.actions, i * m * d);
     postAdv.set(b.advantages, i * m);
@@ -232,15 +238,20 @@ export async function mamlTrain(opts: MamlOptions): Promise<MamlResult> {
   const c = opts.config;
   checkConfig(c);
   const { sampler } = opts;
-  const policy = createPolicy({
-    kind: c.policyKind,
-    obsDim: opts.obsDim,
-    actDim: opts.actDim,
-    hidden: c.hidden,
-    latentDim: c.latentDim,
-    zInit: c.policyKind === 'mlp' ? 1 : 0,
-    initStepSize: c.innerStepSize,
-  });
+  const policy =
+    c.policyKind === 'vision'
+      ? createPolicy({ ...defaultVisionConfig(opts.actDim), hidden: c.hidden, latentDim: c.latentDim, zInit: 1, initStepSize: c.innerStepSize })
+      : createPolicy({
+          kind: c.policyKind,
+          obsDim: opts.obsDim,
+          actDim: opts.actDim,
+          hidden: c.hidden,
+          latentDim: c.latentDim,
+          zInit: c.policyKind === 'mlp' ? 1 : 0,
+          initStepSize: c.innerStepSize,
+        });
+  const mode = obsModeOf(policy);
+  const obsDim = policy.config.obsDim;
   const init = policy.init(c.seed);
   let theta = init.params;
   let alpha = init.stepSizes;
@@ -265,12 +276,12 @@ export async function mamlTrain(opts: MamlOptions): Promise<MamlResult> {
 
   const evaluate = async (itr: number) => {
     const rng = new Rng(`${c.seed}-maml-eval-${itr}`);
-    const ev = await evaluateAdaptation(sampler, policy, theta, alpha, evalTasks.tasks, K, 'state', rng);
+    const ev = await evaluateAdaptation(sampler, policy, theta, alpha, evalTasks.tasks, K, mode, rng);
     ev.adapted.forEach(disposeParams);
     envSamples += ev.samples;
     const point: CurvePoint = { iteration: itr, envSamples, train: ev.result };
     if (evalTasks.heldOut.length) {
-      const ho = await evaluateAdaptation(sampler, policy, theta, alpha, evalTasks.heldOut, K, 'state', rng);
+      const ho = await evaluateAdaptation(sampler, policy, theta, alpha, evalTasks.heldOut, K, mode, rng);
       ho.adapted.forEach(disposeParams);
       envSamples += ho.samples;
       point.heldOut = ho.result;
@@ -285,16 +296,16 @@ export async function mamlTrain(opts: MamlOptions): Promise<MamlResult> {
       if (c.evalEvery > 0 && itr % c.evalEvery === 0) await evaluate(itr);
       const rng = new Rng(`${c.seed}-maml-itr-${itr}`);
       const tasks = Array.from({ length: c.metaBatchSize }, () => sampleTask(taskRng.asFunction()));
-      const pre = await sampler.sample({ tasks, rolloutsPerTask: K, act: policyAct(policy, () => theta, K, 'state', rng) });
-      const adapted = pre.map((g) => adaptStep(policy, theta, alpha, toAdaptBatch(g, 'state')));
+      const pre = await sampler.sample({ tasks, rolloutsPerTask: K, act: policyAct(policy, () => theta, K, mode, rng) });
+      const adapted = pre.map((g) => adaptStep(policy, theta, alpha, toAdaptBatch(g, mode)));
       let post: Trajectory[][];
       try {
-        post = await sampler.sample({ tasks, rolloutsPerTask: K, act: policyAct(policy, (k) => adapted[k], K, 'state', rng) });
+        post = await sampler.sample({ tasks, rolloutsPerTask: K, act: policyAct(policy, (k) => adapted[k], K, mode, rng) });
       } finally {
         adapted.forEach(disposeParams);
       }
       envSamples += steps(pre) + steps(post);
-      const batch = prepareMamlBatch(pre, post, opts.obsDim, opts.actDim);
+      const batch = prepareMamlBatch(pre, post, obsDim, opts.actDim, mode);
       const split = (xs: tf.Tensor[]): [Params, Params] => {
         const th: Params = {};
         const al: Params = { ...alpha };

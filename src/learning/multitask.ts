@@ -25,11 +25,11 @@ import {
   type EvalResult,
   type MetaTrainConfig,
 } from './meta-train.js';
-import { createPolicy, disposeParams, type GmpsPolicy, type Params } from './policy/index.js';
+import { createPolicy, defaultVisionConfig, disposeParams, obsModeOf, type GmpsPolicy, type Params } from './policy/index.js';
 import { initStepSizes } from './policy/mlp.js';
 import { Rng } from './rng.js';
 import type { Sampler } from './sampler.js';
-import type { Trajectory } from './trajectory.js';
+import type { ObsMode, Trajectory } from './trajectory.js';
 import { gaussianKl, trpoStep, type TrpoOptions } from './trpo.js';
 import type { TaskDemos } from './types.js';
 
@@ -47,6 +47,8 @@ export interface MultiTaskConfig {
   evalEvery: number;
   /** Rollouts per task in evaluations. */
   evalRollouts: number;
+  /** 'vision': the GMPS conv policy on camera frames + hand xyz (the env must render them); default 'state'. */
+  obsMode?: ObsMode;
 }
 
 export function defaultMultiTaskConfig(task: TaskKind): MultiTaskConfig {
@@ -68,8 +70,14 @@ export function defaultMultiTaskConfig(task: TaskKind): MultiTaskConfig {
 const avg = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const steps = (groups: readonly Trajectory[][]): number => groups.reduce((s, g) => s + g.reduce((a, t) => a + t.length, 0), 0);
 
-function plainPolicy(obsDim: number, actDim: number, hidden: number[], initStd?: number): GmpsPolicy {
-  return createPolicy({ kind: 'mlp', obsDim, actDim, hidden, latentDim: 0, zInit: 0, initStepSize: 0.1, ...(initStd !== undefined ? { initStd } : {}) });
+/**
+ * The baselines' policy: a (hidden) MLP on the state, or for `obsMode: 'vision'` the GMPS conv
+ * policy (same trunk and FC sizes); no bias transformation either way.
+ */
+function plainPolicy(obsDim: number, actDim: number, hidden: number[], initStd?: number, obsMode: ObsMode = 'state'): GmpsPolicy {
+  const std = initStd !== undefined ? { initStd } : {};
+  if (obsMode === 'vision') return createPolicy({ ...defaultVisionConfig(actDim), hidden, latentDim: 0, zInit: 0, initStepSize: 0.1, ...std });
+  return createPolicy({ kind: 'mlp', obsDim, actDim, hidden, latentDim: 0, zInit: 0, initStepSize: 0.1, ...std });
 }
 
 async function fixedTasks(c: { task: TaskKind; envOptions: Record<string, unknown>; seed: number; numTasks: number; numHeldOut: number }) {
@@ -84,7 +92,7 @@ async function fixedTasks(c: { task: TaskKind; envOptions: Record<string, unknow
 
 /** Return of a non-adapting policy (std ×1e-5) on `tasks`: pre = post. */
 async function evaluatePlain(sampler: Sampler, policy: GmpsPolicy, params: Params, tasks: readonly TaskParams[], K: number, rng: Rng) {
-  const trajs = await sampler.sample({ tasks, rolloutsPerTask: K, act: policyAct(policy, () => params, K, 'state', rng, POST_UPDATE_STD_SCALE) });
+  const trajs = await sampler.sample({ tasks, rolloutsPerTask: K, act: policyAct(policy, () => params, K, obsModeOf(policy), rng, POST_UPDATE_STD_SCALE) });
   const ret = avg(trajs.map(meanReturn));
   const succ = avg(trajs.map(successRate));
   const result: EvalResult = { preReturn: ret, postReturn: ret, preSuccess: succ, postSuccess: succ };
@@ -105,7 +113,8 @@ export async function multiTaskTrain(opts: { config: MultiTaskConfig; sampler: S
   if (!Number.isInteger(c.iterations) || c.iterations < 1) throw new Error(`MultiTask: iterations must be a positive integer, got ${c.iterations}`);
   if (!Number.isInteger(c.rolloutsPerTask) || c.rolloutsPerTask < 2) throw new Error(`MultiTask: rolloutsPerTask must be an integer >= 2, got ${c.rolloutsPerTask}`);
   const { sampler } = opts;
-  const policy = plainPolicy(opts.obsDim, opts.actDim, c.hidden);
+  const policy = plainPolicy(opts.obsDim, opts.actDim, c.hidden, undefined, c.obsMode);
+  const mode = obsModeOf(policy);
   const init = policy.init(c.seed);
   disposeParams(init.stepSizes);
   let params = init.params;
@@ -131,9 +140,9 @@ export async function multiTaskTrain(opts: { config: MultiTaskConfig; sampler: S
   for (let itr = 0; itr < c.iterations; itr++) {
     if (c.evalEvery > 0 && itr % c.evalEvery === 0) await evaluate(itr);
     const rng = new Rng(`${c.seed}-multitask-itr-${itr}`);
-    const groups = await sampler.sample({ tasks, rolloutsPerTask: K, act: policyAct(policy, () => params, K, 'state', rng) });
+    const groups = await sampler.sample({ tasks, rolloutsPerTask: K, act: policyAct(policy, () => params, K, mode, rng) });
     envSamples += steps(groups);
-    const batches = groups.map((g) => toAdaptBatch(g, 'state'));
+    const batches = groups.map((g) => toAdaptBatch(g, mode));
     const n = batches.reduce((s, b) => s + b.advantages.length, 0);
     const cat = (pick: (b: (typeof batches)[number]) => Float32Array) => {
       const out = new Float32Array(batches.reduce((s, b) => s + pick(b).length, 0));
@@ -187,6 +196,10 @@ export interface ImitationConfig {
    * meta-policy explores with, so the two fine-tune from rollouts equally noisy.
    */
   initStd?: number;
+  /** 'vision': clone and fine-tune the GMPS conv policy (demonstrations must carry camera frames); default 'state'. */
+  obsMode?: ObsMode;
+  /** Demonstration rows per Adam step of behaviour cloning (default: all of them, full batch). */
+  bcBatch?: number;
 }
 
 export interface FineTuneCurve {
@@ -198,10 +211,20 @@ export interface FineTuneCurve {
 }
 
 /** Behaviour cloning of one plain policy on every task's demonstrations. Returns θ and the final loss. */
-export function behaviourClone(policy: GmpsPolicy, demos: readonly TaskDemos[], c: Pick<ImitationConfig, 'seed' | 'bcSteps' | 'lr'>): { params: Params; loss: number } {
+export function behaviourClone(policy: GmpsPolicy, demos: readonly TaskDemos[], c: Pick<ImitationConfig, 'seed' | 'bcSteps' | 'lr' | 'bcBatch'>): { params: Params; loss: number } {
   const { obsDim, actDim } = policy.config;
   const rows = demos.reduce((s, d) => s + d.actions.length / actDim, 0);
   if (rows === 0) throw new Error('behaviour cloning needs at least one demonstration step');
+  for (const [i, d] of demos.entries()) {
+    if (d.obs.length !== (d.actions.length / actDim) * obsDim) {
+      throw new Error(
+        `behaviour cloning: demonstration ${i} has ${d.obs.length} observation values for ${d.actions.length / actDim} steps; ` +
+          `the ${policy.config.kind} policy reads ${obsDim} per step (record the demonstrations in the policy's observation mode)`,
+      );
+    }
+  }
+  const batch = c.bcBatch ?? rows;
+  if (!Number.isInteger(batch) || batch < 1) throw new Error(`behaviour cloning: bcBatch must be a positive integer, got ${c.bcBatch}`);
   const obsAll = new Float32Array(rows * obsDim);
   const actAll = new Float32Array(rows * actDim);
   let o = 0;
@@ -216,11 +239,21 @@ export function behaviourClone(policy: GmpsPolicy, demos: readonly TaskDemos[], 
   for (const [k, t] of Object.entries(init.params)) vars[k] = tf.variable(t);
   disposeParams(init.params);
   const adam = new Adam({ lr: c.lr });
-  const obs = tf.tensor2d(obsAll, [rows, obsDim]);
-  const act = tf.tensor2d(actAll, [rows, actDim]);
+  const obsFull = tf.tensor2d(obsAll, [rows, obsDim]);
+  const actFull = tf.tensor2d(actAll, [rows, actDim]);
+  const rng = new Rng(`${c.seed}-behaviour-clone`);
+  const idx = new Int32Array(Math.min(batch, rows));
   let loss = Number.NaN;
   for (let s = 0; s < c.bcSteps; s++) {
     loss = tf.tidy(() => {
+      let obs = obsFull;
+      let act = actFull;
+      if (batch < rows) {
+        for (let j = 0; j < idx.length; j++) idx[j] = Math.floor(rng.next() * rows);
+        const ix = tf.tensor1d(idx, 'int32');
+        obs = tf.gather(obsFull, ix);
+        act = tf.gather(actFull, ix);
+      }
       // The log-std does not enter the mean-squared error; it keeps its initial value.
       const names = Object.keys(vars).filter((k) => k !== 'logStd');
       const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => {
@@ -231,8 +264,8 @@ export function behaviourClone(policy: GmpsPolicy, demos: readonly TaskDemos[], 
       return value.dataSync()[0];
     });
   }
-  obs.dispose();
-  act.dispose();
+  obsFull.dispose();
+  actFull.dispose();
   adam.dispose();
   const params: Params = {};
   for (const [k, v] of Object.entries(vars)) {
@@ -256,6 +289,7 @@ export async function fineTune(
   alphas?: Params,
 ): Promise<FineTuneCurve> {
   const K = c.rolloutsPerStep;
+  const mode = obsModeOf(policy);
   const fill = (v: number): Params => initStepSizes(policy.shapes, policy.adaptable, v);
   if (c.laterStepSize !== undefined && !(c.laterStepSize > 0)) throw new Error(`laterStepSize must be a positive number, got ${c.laterStepSize}`);
   const stepSizes: Params = alphas ?? fill(c.fineTuneStepSize);
@@ -269,12 +303,12 @@ export async function fineTune(
       let p: Params = Object.fromEntries(Object.entries(params).map(([k, t]) => [k, t.clone()]));
       try {
         for (let k = 0; k <= c.fineTuneSteps; k++) {
-          const [trajs] = await sampler.sample({ tasks: [task], rolloutsPerTask: K, act: policyAct(policy, () => p, K, 'state', rng) });
+          const [trajs] = await sampler.sample({ tasks: [task], rolloutsPerTask: K, act: policyAct(policy, () => p, K, mode, rng) });
           envSamples += steps([trajs]);
           returns[k] += meanReturn(trajs) / tasks.length;
           success[k] += successRate(trajs) / tasks.length;
           if (k < c.fineTuneSteps) {
-            const next = adaptStep(policy, p, k === 0 ? stepSizes : later, toAdaptBatch(trajs, 'state'));
+            const next = adaptStep(policy, p, k === 0 ? stepSizes : later, toAdaptBatch(trajs, mode));
             disposeParams(p);
             p = next;
           }
@@ -299,7 +333,7 @@ export async function multiTaskImitation(opts: {
   heldOut: readonly TaskParams[];
   config: ImitationConfig;
 }): Promise<FineTuneCurve & { bcLoss: number }> {
-  const policy = plainPolicy(opts.obsDim, opts.actDim, opts.config.hidden, opts.config.initStd);
+  const policy = plainPolicy(opts.obsDim, opts.actDim, opts.config.hidden, opts.config.initStd, opts.config.obsMode);
   const { params, loss } = behaviourClone(policy, opts.demos, opts.config);
   try {
     const curve = await fineTune(opts.sampler, policy, params, opts.heldOut, opts.config);

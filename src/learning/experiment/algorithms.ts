@@ -268,7 +268,8 @@ const maml: Algorithm = {
   async run(spec: RunSpec, ctx: RunContext): Promise<RunCurve> {
     const { defaultMamlConfig, mamlTrain } = await import('../maml.js');
     const cfg = spec.config;
-    if (cfg.obsMode === 'vision') throw new Error('MAML here runs state policies only (no vision variant yet)');
+    const vision = cfg.obsMode === 'vision';
+    if (vision && cfg.policyKind !== undefined && cfg.policyKind !== 'vision') throw new Error(`MAML: obsMode 'vision' runs the conv policy; policyKind '${String(cfg.policyKind)}' is a state policy`);
     const kind = curveKind(cfg);
     const sampler = await ctx.openSampler();
     const d = await dims(sampler);
@@ -286,7 +287,7 @@ const maml: Algorithm = {
       innerStepSize: num(cfg, 'innerStepSize', base.innerStepSize),
       latentDim: num(cfg, 'latentDim', base.latentDim),
       stepSize: (cfg.stepSize as 'scalar' | 'learned' | undefined) ?? base.stepSize,
-      policyKind: (cfg.policyKind as 'mlp' | 'mlp-biasAda' | undefined) ?? base.policyKind,
+      policyKind: vision ? ('vision' as const) : ((cfg.policyKind as 'mlp' | 'mlp-biasAda' | undefined) ?? base.policyKind),
       hidden: (cfg.hidden as number[] | undefined) ?? base.hidden,
     };
     const res = await mamlTrain({
@@ -324,7 +325,6 @@ const multitask: Algorithm = {
   async run(spec: RunSpec, ctx: RunContext): Promise<RunCurve> {
     const { defaultMultiTaskConfig, multiTaskTrain } = await import('../multitask.js');
     const cfg = spec.config;
-    if (cfg.obsMode === 'vision') throw new Error('MultiTask here runs state policies only (no vision variant yet)');
     const kind = curveKind(cfg);
     if (!samplesCurve(kind)) throw new Error(`MultiTask does not adapt: curve '${kind}' does not apply`);
     const sampler = await ctx.openSampler();
@@ -341,6 +341,7 @@ const multitask: Algorithm = {
         evalEvery: num(cfg, 'evalEvery', base.evalEvery),
         evalRollouts: num(cfg, 'evalRollouts', base.evalRollouts),
         hidden: (cfg.hidden as number[] | undefined) ?? base.hidden,
+        obsMode: cfg.obsMode === 'vision' ? 'vision' : 'state',
       },
       sampler,
       ...(await dims(sampler)),
@@ -356,7 +357,7 @@ const multitaskImitation: Algorithm = {
   description: 'MultiTask-imitation (multitask.ts): behaviour cloning on all demonstrations, fine-tuned by policy gradient on held-out tasks',
   async run(spec: RunSpec, ctx: RunContext): Promise<RunCurve> {
     const cfg = spec.config;
-    if (cfg.obsMode === 'vision') throw new Error('MultiTask-imitation here runs state policies only (no vision variant yet)');
+    const mode = cfg.obsMode === 'vision' ? ('vision' as const) : ('state' as const);
     if (cfg.expert === 'sac') throw new Error('MultiTask-imitation uses scripted experts here; SAC-expert demonstrations are not wired yet');
     const { multiTaskImitation } = await import('../multitask.js');
     const { rolloutExpert, scriptedExpert } = await import('../expert.js');
@@ -364,7 +365,7 @@ const multitaskImitation: Algorithm = {
     const sampler = await ctx.openSampler();
     const drawn = await seedTasks(spec, ctx.seed, num(cfg, 'numTasks', 10), num(cfg, 'numHeldOut', 5));
     const expertTrajs = await rolloutExpert(sampler, scriptedExpert, drawn.tasks, num(cfg, 'demosPerTask', 5));
-    const demos = expertTrajs.map((g) => toTaskDemos(g, 'state', 'expert'));
+    const demos = expertTrajs.map((g) => toTaskDemos(g, mode, 'expert'));
     const res = await multiTaskImitation({
       sampler,
       ...(await dims(sampler)),
@@ -379,6 +380,8 @@ const multitaskImitation: Algorithm = {
         rolloutsPerStep: num(cfg, 'adaptRollouts', 10),
         fineTuneStepSize: num(cfg, 'fineTuneStepSize', 0.1),
         ...(cfg.initStd !== undefined ? { initStd: num(cfg, 'initStd', 1) } : {}),
+        ...(cfg.bcBatch !== undefined ? { bcBatch: num(cfg, 'bcBatch', 0) } : {}),
+        obsMode: mode,
       },
     });
     ctx.log(`multitask-imitation: behaviour-cloning loss ${res.bcLoss.toFixed(4)}`);

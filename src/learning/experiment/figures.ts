@@ -4,7 +4,8 @@
  * - `small`: the same runs shrunk to minutes each on a 2-core machine (curves show trends only).
  *
  * Baselines per figure follow the paper: Fig. 3 (meta-RL) compares PEARL, MAML, RL² and
- * MultiTask; Fig. 4 PEARL; Fig. 5's sparse-reward tasks PEARL, MAML, MultiTask and MAESN.
+ * MultiTask; Fig. 4 PEARL; Fig. 5's sparse-reward tasks PEARL, MAML, MultiTask and MAESN, its
+ * vision pushing MAML and MultiTask (conv policies); Fig. 6 MultiTask-imitation (state or conv).
  * PEARL, RL² and MAESN plot return on held-out tasks (their `curve` default).
  */
 import type { RunSpec, TaskSpec } from './types.js';
@@ -163,7 +164,11 @@ export function figureSpec(name: FigureName, scale: Scale): FigureSpec {
     case 'fig5-vision-push':
       return {
         name, title: 'Fig. 5: vision pushing', ...samples,
-        runs: runs(visionPush, [['gmps', 'gmps', { ...s.gmps, ...vision }]]),
+        // The paper's vision comparison (§5.3): GMPS from demonstrations against MAML-RL and a
+        // MultiTask policy trained by RL, all with the same conv policy.
+        runs: runs(visionPush, [
+          ['gmps', 'gmps', { ...s.gmps, ...vision }], ['maml', 'maml', { ...s.maml, ...vision }], ['multitask', 'multitask', { ...s.multitask, ...vision }],
+        ]),
       };
     case 'fig6-door':
       return {
@@ -185,7 +190,10 @@ export function figureSpec(name: FigureName, scale: Scale): FigureSpec {
     case 'fig6-vision-push':
       return {
         name, title: 'Fig. 6: vision pushing, GMPS vs MultiTask-imitation fine-tuning', ...steps,
-        runs: runs(visionPush, [['gmps', 'gmps', { ...s.gmps, ...vision, curve: 'fineTune', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts }]]),
+        runs: runs(visionPush, [
+          ['gmps', 'gmps', { ...s.gmps, ...vision, curve: 'fineTune', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts }],
+          ['multitask-imitation', 'multitask-imitation', { ...s.imitation, ...vision }],
+        ]),
       };
   }
 }

@@ -1,4 +1,5 @@
 /** Policies of GMPS, created from a config (as stored in checkpoints). */
+import type { ObsMode } from '../trajectory.js';
 import { MlpPolicy } from './mlp.js';
 import type { GmpsPolicy, PolicyConfig } from './policy.js';
 import { VisionPolicy } from './vision.js';
@@ -13,6 +14,11 @@ export function createPolicy(config: PolicyConfig): GmpsPolicy {
     default:
       throw new Error(`unknown policy kind '${(config as { kind: string }).kind}' (expected mlp, mlp-biasAda or vision)`);
   }
+}
+
+/** The observations a policy reads: camera frames + hand for vision policies, the state vector otherwise. */
+export function obsModeOf(policy: GmpsPolicy): ObsMode {
+  return policy.config.kind === 'vision' ? 'vision' : 'state';
 }
 
 export { defaultMlpConfig, MlpPolicy } from './mlp.js';
