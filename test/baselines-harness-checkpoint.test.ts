@@ -79,6 +79,27 @@ describe('baselines: GMPS runs from a meta-trained checkpoint (gmps experiment -
     assert.match(st[2].error!, /curve 'train'/);
   });
 
+  it('adapts a vision checkpoint on camera frames (fig6-vision-push) and refuses a policy of the other observation mode or camera size', async () => {
+    const visionPush = { kind: 'push', envOptions: { camera: { width: 64, height: 48 } } };
+    const fine = { numTasks: 20, numHeldOut: 1, curve: 'fineTune', adaptSteps: 1, adaptRollouts: 2, obsMode: 'vision' };
+    const runs: RunSpec[] = [
+      { id: 'vision', algorithm: 'gmps', task: visionPush, config: { ...fine, checkpoint: 'checkpoints/push-vision' } },
+      { id: 'state-ck', algorithm: 'gmps', task: visionPush, config: { ...fine, checkpoint: 'checkpoints/push-state' } },
+      { id: 'camera', algorithm: 'gmps', task: { kind: 'push', envOptions: { camera: { width: 32, height: 24 } } }, config: { ...fine, checkpoint: 'checkpoints/push-vision' } },
+      { id: 'vision-ck', algorithm: 'gmps', task: { kind: 'push', envOptions: {} }, config: { ...tiny, curve: 'fineTune', numTasks: 20, numHeldOut: 1, checkpoint: 'checkpoints/push-vision' } },
+    ];
+    const st = await runFigure({ figure: 'figV', scale: 'small', runs, seeds: 1, outDir: dir, workers: 0, envs: 2 });
+    assert.deepEqual(st.map((s) => s.status), ['ran', 'failed', 'failed', 'failed'], JSON.stringify(st.map((s) => s.error)));
+    const curve = (await read('figV', 'vision')).curve;
+    assert.equal(curve.points.length, 2);
+    assert.ok(curve.points.every((p) => Number.isFinite(p.y)));
+    assert.ok(curve.points[1].y > curve.points[0].y, `the learned step adapts the camera policy: ${curve.points.map((p) => p.y).join(' → ')}`);
+    assert.equal(curve.extra?.checkpointIteration, 20);
+    assert.match(st[1].error!, /holds a state policy; this figure's GMPS runs a vision policy/);
+    assert.match(st[2].error!, /reads 48x64 camera frames, this figure renders 24x32/);
+    assert.match(st[3].error!, /holds a vision policy; this figure's GMPS runs a state policy/);
+  });
+
   it('--gmps-checkpoint sets the checkpoint on the GMPS runs of the figure only', async () => {
     const printed = await experimentCli(['experiment', 'fig6-door', '--scale', 'medium', '--gmps-checkpoint', 'checkpoints/door-state', '--list', '--json']);
     const spec = JSON.parse(printed) as { runs: RunSpec[] };

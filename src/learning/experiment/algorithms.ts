@@ -134,7 +134,17 @@ async function gmpsFromCheckpoint(spec: RunSpec, ctx: RunContext, kind: CurveKin
   try {
     const c = ck.state.config;
     if (c.task !== spec.task.kind) throw new Error(`checkpoint ${where} was meta-trained on '${c.task}' tasks, this figure runs '${spec.task.kind}'`);
-    if (c.obsMode !== 'state' || cfg.obsMode === 'vision') throw new Error(`checkpoint runs adapt state policies only; ${where} holds a ${c.obsMode} policy`);
+    const want = cfg.obsMode === 'vision' ? 'vision' : 'state';
+    if (c.obsMode !== want) throw new Error(`checkpoint ${where} holds a ${c.obsMode} policy; this figure's GMPS runs a ${want} policy`);
+    if (want === 'vision') {
+      const cam = (o: Record<string, unknown>): string => {
+        const k = (o.camera ?? {}) as { height?: number; width?: number };
+        return `${k.height}x${k.width}`;
+      };
+      if (cam(c.envOptions) !== cam(spec.task.envOptions)) {
+        throw new Error(`checkpoint ${where} reads ${cam(c.envOptions)} camera frames, this figure renders ${cam(spec.task.envOptions)}`);
+      }
+    }
     const sampler = await ctx.openSampler();
     const { heldOut } = await seedTasks(spec, ctx.seed, num(cfg, 'numTasks', c.numTasks), num(cfg, 'numHeldOut', c.numHeldOut));
     const tasks = await adaptationTasks(kind, spec, heldOut);
@@ -149,7 +159,7 @@ async function gmpsFromCheckpoint(spec: RunSpec, ctx: RunContext, kind: CurveKin
       // evaluation protocol: K pre-update rollouts, the learned α, the adapted mean) on these tasks.
       const { Rng } = await import('../rng.js');
       const { disposeParams } = await import('../policy/index.js');
-      const ev = await evaluateAdaptation(sampler, ck.policy, ck.params, ck.stepSizes, tasks, num(cfg, 'rolloutsPerTask', c.rolloutsPerTask), 'state', new Rng(`${ctx.seed}-checkpoint-eval`));
+      const ev = await evaluateAdaptation(sampler, ck.policy, ck.params, ck.stepSizes, tasks, num(cfg, 'rolloutsPerTask', c.rolloutsPerTask), c.obsMode, new Rng(`${ctx.seed}-checkpoint-eval`));
       ev.adapted.forEach(disposeParams);
       points = [{ x: ck.state.envSamples, y: ev.result.postReturn, success: ev.result.postSuccess }];
     } else {

@@ -190,9 +190,16 @@ export function figureSpec(name: FigureName, scale: Scale): FigureSpec {
     case 'fig6-vision-push':
       return {
         name, title: 'Fig. 6: vision pushing, GMPS vs MultiTask-imitation fine-tuning', ...steps,
+        // Behaviour cloning of the conv policy in minibatches of 256 frames (a full batch is every demonstration frame).
         runs: runs(visionPush, [
           ['gmps', 'gmps', { ...s.gmps, ...vision, curve: 'fineTune', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts }],
-          ['multitask-imitation', 'multitask-imitation', { ...s.imitation, ...vision }],
+          ['multitask-imitation', 'multitask-imitation', { ...s.imitation, ...vision, bcBatch: 256 }],
+          // Beyond 'small': the same fine-tuning sweep as fig6-door.
+          ...(scale === 'small' ? [] : ([
+            ['gmps-then-pg0.001', 'gmps', { ...s.gmps, ...vision, curve: 'fineTune', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts, laterStepSize: 0.001 }],
+            ['multitask-imitation-ft0.01', 'multitask-imitation', { ...s.imitation, ...vision, bcBatch: 256, fineTuneStepSize: 0.01 }],
+            ['multitask-imitation-ft0.001', 'multitask-imitation', { ...s.imitation, ...vision, bcBatch: 256, fineTuneStepSize: 0.001 }],
+          ] as [string, string, Record<string, unknown>][])),
         ]),
       };
   }
