@@ -210,7 +210,7 @@ export interface FineTuneCurve {
   envSamples: number;
 }
 
-/** Behaviour cloning of one plain policy on every task's demonstrations. Returns θ and the final loss. */
+/** Behaviour cloning of one plain policy on every task's demonstrations. Returns θ and the final loss (of the last minibatch with `bcBatch`). */
 export function behaviourClone(policy: GmpsPolicy, demos: readonly TaskDemos[], c: Pick<ImitationConfig, 'seed' | 'bcSteps' | 'lr' | 'bcBatch'>): { params: Params; loss: number } {
   const { obsDim, actDim } = policy.config;
   const rows = demos.reduce((s, d) => s + d.actions.length / actDim, 0);
