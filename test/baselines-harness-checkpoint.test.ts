@@ -96,7 +96,7 @@ describe('baselines: GMPS runs from a meta-trained checkpoint (gmps experiment -
     assert.ok(curve.points[1].y > curve.points[0].y, `the learned step adapts the camera policy: ${curve.points.map((p) => p.y).join(' → ')}`);
     assert.equal(curve.extra?.checkpointIteration, 20);
     assert.match(st[1].error!, /holds a state policy; this figure's GMPS runs a vision policy/);
-    assert.match(st[2].error!, /reads 48x64 camera frames, this figure renders 24x32/);
+    assert.match(st[2].error!, /the envs render 24x32 images, the vision policy takes 48x64/);
     assert.match(st[3].error!, /holds a vision policy; this figure's GMPS runs a state policy/);
   });
 

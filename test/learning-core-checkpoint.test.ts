@@ -8,16 +8,7 @@ import { CheckpointError, loadLearner, readCheckpoint, saveCheckpoint } from '..
 import { GmpsLearner, prepareBatch } from '../src/learning/gmps.js';
 import { createPolicy, defaultMlpConfig, type PolicyConfig } from '../src/learning/policy/index.js';
 import type { TaskBatch } from '../src/learning/types.js';
-
-function rnd(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed * 7919 + 13;
-  for (let i = 0; i < n; i++) {
-    s = (s * 16807) % 2147483647;
-    a[i] = (s / 2147483647) * 2 - 1;
-  }
-  return a;
-}
+import { rnd } from './helpers/random.js';
 
 const cfg: PolicyConfig = { ...defaultMlpConfig(3, 2), hidden: [5], latentDim: 2 };
 

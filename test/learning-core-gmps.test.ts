@@ -5,17 +5,7 @@ import { adaptStep, GmpsLearner, metaGradients, metaLoss, metaLossLoop, prepareB
 import { gaussianLogProb, innerGradients } from '../src/learning/policy/head.js';
 import { createPolicy, defaultMlpConfig, defaultVisionConfig, type GmpsPolicy, type Params, type PolicyConfig } from '../src/learning/policy/index.js';
 import type { TaskBatch } from '../src/learning/types.js';
-
-/** Deterministic values in [-1, 1). */
-function rnd(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed * 7919 + 13;
-  for (let i = 0; i < n; i++) {
-    s = (s * 16807) % 2147483647;
-    a[i] = (s / 2147483647) * 2 - 1;
-  }
-  return a;
-}
+import { rnd } from './helpers/random.js';
 
 /** Tasks whose samples were drawn by a policy θ0 ≠ θ (so importance weights are not 1). */
 function makeTasks(policy: GmpsPolicy, theta0: Params, sizes: Array<[n: number, m: number]>, seed = 1): TaskBatch[] {

@@ -25,7 +25,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { TaskKind, TaskParams } from '../../sim/types.js';
 import { toAdaptBatch } from './advantages.js';
 import { adaptStep } from './gmps.js';
-import { drawTasks, envSpecOf, evaluateAdaptation, meanReturn, policyAct, type CurvePoint, type MetaTrainConfig } from './meta-train.js';
+import { checkSamplerFor, drawTasks, envSpecOf, evaluateAdaptation, meanReturn, policyAct, type CurvePoint, type MetaTrainConfig } from './meta-train.js';
 import { clampedLogStd, gaussianLogProb, headMeanPerTask, innerGradients, MIN_LOG_STD } from './policy/head.js';
 import { createPolicy, defaultVisionConfig, disposeParams, obsModeOf, type GmpsPolicy, type Params } from './policy/index.js';
 import { Rng } from './rng.js';
@@ -251,6 +251,7 @@ export async function mamlTrain(opts: MamlOptions): Promise<MamlResult> {
           initStepSize: c.innerStepSize,
         });
   const mode = obsModeOf(policy);
+  checkSamplerFor({ obsMode: mode, policy: policy.config }, sampler);
   const obsDim = policy.config.obsDim;
   const init = policy.init(c.seed);
   let theta = init.params;

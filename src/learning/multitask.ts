@@ -15,6 +15,7 @@ import { toAdaptBatch } from './advantages.js';
 import { Adam } from './adam.js';
 import { adaptStep } from './gmps.js';
 import {
+  checkSamplerFor,
   drawTasks,
   envSpecOf,
   meanReturn,
@@ -115,6 +116,7 @@ export async function multiTaskTrain(opts: { config: MultiTaskConfig; sampler: S
   const { sampler } = opts;
   const policy = plainPolicy(opts.obsDim, opts.actDim, c.hidden, undefined, c.obsMode);
   const mode = obsModeOf(policy);
+  checkSamplerFor({ obsMode: mode, policy: policy.config }, sampler);
   const init = policy.init(c.seed);
   disposeParams(init.stepSizes);
   let params = init.params;
@@ -290,6 +292,7 @@ export async function fineTune(
 ): Promise<FineTuneCurve> {
   const K = c.rolloutsPerStep;
   const mode = obsModeOf(policy);
+  checkSamplerFor({ obsMode: mode, policy: policy.config }, sampler);
   const fill = (v: number): Params => initStepSizes(policy.shapes, policy.adaptable, v);
   if (c.laterStepSize !== undefined && !(c.laterStepSize > 0)) throw new Error(`laterStepSize must be a positive number, got ${c.laterStepSize}`);
   const stepSizes: Params = alphas ?? fill(c.fineTuneStepSize);

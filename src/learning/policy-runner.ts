@@ -10,7 +10,7 @@ import type { TaskKind } from '../../sim/types.js';
 import { DOOR } from '../../sim/layout.js';
 import { initBackend } from './backend.js';
 import { preprocessFrame, type ImageLike } from '../vision/preprocess.js';
-import { disposeParams, type GmpsPolicy, type Params } from './policy/index.js';
+import { disposeParams, obsModeOf, type GmpsPolicy, type Params } from './policy/index.js';
 import type { TrainState } from './meta-train.js';
 import type { ObsMode } from './trajectory.js';
 
@@ -44,7 +44,7 @@ export async function loadInferencePolicy(where: string, opts: { log?: (line: st
     policy: ck.policy,
     params: ck.params,
     stepSizes: ck.stepSizes,
-    obsMode: config?.obsMode ?? (ck.policy.config.kind === 'vision' ? 'vision' : 'state'),
+    obsMode: config?.obsMode ?? obsModeOf(ck.policy),
     task: config?.task ?? (ck.meta.extra?.task as TaskKind | undefined) ?? 'door',
     file: ck.file,
     dispose: () => {

@@ -24,6 +24,7 @@ import type { Env, TaskKind, TaskParams } from '../../../sim/types.js';
 import type { CurvePoint } from '../meta-train.js';
 import type { GmpsPolicy, Params } from '../policy/index.js';
 import type { Sampler } from '../sampler.js';
+import type { ObsMode } from '../trajectory.js';
 import type { Algorithm, CurvePointOut, RunContext, RunCurve, RunSpec } from './types.js';
 
 const registry = new Map<string, Algorithm>();
@@ -60,6 +61,11 @@ function flag(cfg: Record<string, unknown>, key: string, fallback: boolean): boo
 /** A curve against meta-training env samples ('train', 'heldOut'), rather than against adaptation steps. */
 function samplesCurve(kind: CurveKind): kind is 'train' | 'heldOut' {
   return kind === 'train' || kind === 'heldOut';
+}
+
+/** The observations a run's policy reads: its `obsMode` config key ('vision' or, by default, the state). */
+function runObsMode(cfg: Record<string, unknown>): ObsMode {
+  return cfg.obsMode === 'vision' ? 'vision' : 'state';
 }
 
 /** The curve a run plots: its `curve` config key, held-out tasks by default. */
@@ -129,23 +135,15 @@ async function gmpsFromCheckpoint(spec: RunSpec, ctx: RunContext, kind: CurveKin
   const where = cfg.checkpoint;
   if (typeof where !== 'string' || !where) throw new Error(`run config 'checkpoint' must be a checkpoint directory, got ${JSON.stringify(where)}`);
   if (kind === 'train') throw new Error("run config 'checkpoint' evaluates the seed's held-out tasks; curve 'train' has no meaning for it");
-  const { loadCheckpoint, disposeLoaded, evaluateAdaptation } = await import('../meta-train.js');
+  const { loadCheckpoint, disposeLoaded, evaluateAdaptation, checkSamplerFor } = await import('../meta-train.js');
   const ck = await loadCheckpoint(where);
   try {
     const c = ck.state.config;
     if (c.task !== spec.task.kind) throw new Error(`checkpoint ${where} was meta-trained on '${c.task}' tasks, this figure runs '${spec.task.kind}'`);
-    const want = cfg.obsMode === 'vision' ? 'vision' : 'state';
+    const want = runObsMode(cfg);
     if (c.obsMode !== want) throw new Error(`checkpoint ${where} holds a ${c.obsMode} policy; this figure's GMPS runs a ${want} policy`);
-    if (want === 'vision') {
-      const cam = (o: Record<string, unknown>): string => {
-        const k = (o.camera ?? {}) as { height?: number; width?: number };
-        return `${k.height}x${k.width}`;
-      };
-      if (cam(c.envOptions) !== cam(spec.task.envOptions)) {
-        throw new Error(`checkpoint ${where} reads ${cam(c.envOptions)} camera frames, this figure renders ${cam(spec.task.envOptions)}`);
-      }
-    }
     const sampler = await ctx.openSampler();
+    checkSamplerFor(c, sampler);
     const { heldOut } = await seedTasks(spec, ctx.seed, num(cfg, 'numTasks', c.numTasks), num(cfg, 'numHeldOut', c.numHeldOut));
     const tasks = await adaptationTasks(kind, spec, heldOut);
     const key = (t: TaskParams): string => JSON.stringify(t);
@@ -193,7 +191,7 @@ const gmps: Algorithm = {
     if (cfg.checkpoint !== undefined) return gmpsFromCheckpoint(spec, ctx, kind);
     const { defaultMetaTrainConfig, metaTrain } = await import('../meta-train.js');
     const sampler = await ctx.openSampler();
-    const vision = cfg.obsMode === 'vision';
+    const vision = runObsMode(cfg) === 'vision';
     const { defaultVisionConfig, defaultMlpConfig } = await import('../policy/index.js');
     const d = await dims(sampler);
     const base = defaultMetaTrainConfig(spec.task.kind as TaskKind, d);
@@ -278,7 +276,7 @@ const maml: Algorithm = {
   async run(spec: RunSpec, ctx: RunContext): Promise<RunCurve> {
     const { defaultMamlConfig, mamlTrain } = await import('../maml.js');
     const cfg = spec.config;
-    const vision = cfg.obsMode === 'vision';
+    const vision = runObsMode(cfg) === 'vision';
     if (vision && cfg.policyKind !== undefined && cfg.policyKind !== 'vision') throw new Error(`MAML: obsMode 'vision' runs the conv policy; policyKind '${String(cfg.policyKind)}' is a state policy`);
     const kind = curveKind(cfg);
     const sampler = await ctx.openSampler();
@@ -351,7 +349,7 @@ const multitask: Algorithm = {
         evalEvery: num(cfg, 'evalEvery', base.evalEvery),
         evalRollouts: num(cfg, 'evalRollouts', base.evalRollouts),
         hidden: (cfg.hidden as number[] | undefined) ?? base.hidden,
-        obsMode: cfg.obsMode === 'vision' ? 'vision' : 'state',
+        obsMode: runObsMode(cfg),
       },
       sampler,
       ...(await dims(sampler)),
@@ -367,7 +365,7 @@ const multitaskImitation: Algorithm = {
   description: 'MultiTask-imitation (multitask.ts): behaviour cloning on all demonstrations, fine-tuned by policy gradient on held-out tasks',
   async run(spec: RunSpec, ctx: RunContext): Promise<RunCurve> {
     const cfg = spec.config;
-    const mode = cfg.obsMode === 'vision' ? ('vision' as const) : ('state' as const);
+    const mode = runObsMode(cfg);
     if (cfg.expert === 'sac') throw new Error('MultiTask-imitation uses scripted experts here; SAC-expert demonstrations are not wired yet');
     const { multiTaskImitation } = await import('../multitask.js');
     const { rolloutExpert, scriptedExpert } = await import('../expert.js');

@@ -110,6 +110,30 @@ function runs(task: TaskSpec, entries: [id: string, algorithm: string, config: R
   return entries.map(([id, algorithm, config]) => ({ id, algorithm, task, config }));
 }
 
+/**
+ * Fig. 6: GMPS's fine-tuning curve against MultiTask-imitation's; `gmpsExtra` / `imitationExtra`
+ * are added to their configs (e.g. the vision policy).
+ */
+function fig6Runs(s: Sizes, scale: Scale, gmpsExtra: Record<string, unknown>, imitationExtra: Record<string, unknown>): [string, string, Record<string, unknown>][] {
+  const gmps = { ...s.gmps, ...gmpsExtra, curve: 'fineTune', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts };
+  const imitation = { ...s.imitation, ...imitationExtra };
+  return [
+    ['gmps', 'gmps', gmps],
+    ['multitask-imitation', 'multitask-imitation', imitation],
+    // Beyond 'small': the baseline's fine-tuning step size swept (0.1 wrecks the cloned policy in
+    // one step; 0.001 was its best at medium scale on the door), and GMPS's learned first step
+    // followed by plain policy-gradient steps of that size (its α is meta-trained for the first step
+    // only; on the door, repeating it undoes the first step's gain).
+    ...(scale === 'small'
+      ? []
+      : ([
+          ['gmps-then-pg0.001', 'gmps', { ...gmps, laterStepSize: 0.001 }],
+          ['multitask-imitation-ft0.01', 'multitask-imitation', { ...imitation, fineTuneStepSize: 0.01 }],
+          ['multitask-imitation-ft0.001', 'multitask-imitation', { ...imitation, fineTuneStepSize: 0.001 }],
+        ] as [string, string, Record<string, unknown>][])),
+  ];
+}
+
 export function figureSpec(name: FigureName, scale: Scale): FigureSpec {
   const s = SIZES[scale];
   const samples = { xLabel: 'meta-training environment samples', yLabel: 'average return after adaptation' };
@@ -171,36 +195,12 @@ export function figureSpec(name: FigureName, scale: Scale): FigureSpec {
         ]),
       };
     case 'fig6-door':
-      return {
-        name, title: 'Fig. 6: sparse door, GMPS vs MultiTask-imitation fine-tuning', ...steps,
-        runs: runs(door, [
-          ['gmps', 'gmps', { ...s.gmps, curve: 'fineTune', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts }],
-          ['multitask-imitation', 'multitask-imitation', s.imitation],
-          // Beyond 'small': the baseline's fine-tuning step size swept (0.1 wrecks the cloned policy in
-          // one step; 0.001 was its best at medium scale), and GMPS's learned first step followed by
-          // plain policy-gradient steps of that size (its α is meta-trained for the first step only;
-          // repeating it undoes the first step's gain on the door).
-          ...(scale === 'small' ? [] : ([
-            ['gmps-then-pg0.001', 'gmps', { ...s.gmps, curve: 'fineTune', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts, laterStepSize: 0.001 }],
-            ['multitask-imitation-ft0.01', 'multitask-imitation', { ...s.imitation, fineTuneStepSize: 0.01 }],
-            ['multitask-imitation-ft0.001', 'multitask-imitation', { ...s.imitation, fineTuneStepSize: 0.001 }],
-          ] as [string, string, Record<string, unknown>][])),
-        ]),
-      };
+      return { name, title: 'Fig. 6: sparse door, GMPS vs MultiTask-imitation fine-tuning', ...steps, runs: runs(door, fig6Runs(s, scale, {}, {})) };
     case 'fig6-vision-push':
       return {
         name, title: 'Fig. 6: vision pushing, GMPS vs MultiTask-imitation fine-tuning', ...steps,
         // Behaviour cloning of the conv policy in minibatches of 256 frames (a full batch is every demonstration frame).
-        runs: runs(visionPush, [
-          ['gmps', 'gmps', { ...s.gmps, ...vision, curve: 'fineTune', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts }],
-          ['multitask-imitation', 'multitask-imitation', { ...s.imitation, ...vision, bcBatch: 256 }],
-          // Beyond 'small': the same fine-tuning sweep as fig6-door.
-          ...(scale === 'small' ? [] : ([
-            ['gmps-then-pg0.001', 'gmps', { ...s.gmps, ...vision, curve: 'fineTune', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts, laterStepSize: 0.001 }],
-            ['multitask-imitation-ft0.01', 'multitask-imitation', { ...s.imitation, ...vision, bcBatch: 256, fineTuneStepSize: 0.01 }],
-            ['multitask-imitation-ft0.001', 'multitask-imitation', { ...s.imitation, ...vision, bcBatch: 256, fineTuneStepSize: 0.001 }],
-          ] as [string, string, Record<string, unknown>][])),
-        ]),
+        runs: runs(visionPush, fig6Runs(s, scale, vision, { ...vision, bcBatch: 256 })),
       };
   }
 }
