@@ -7,7 +7,8 @@
  * (`adaptOnTrials` → `adaptStep`) and publishes the adapted parameters on `policy/params`; the next round's
  * trials wait for that version. Round k's sampled trials explore; its return and success are those of one more
  * trial with the mean action (GMPS's test protocol, σ ×1e-5), so round 0 is the meta-policy before any
- * adaptation. report.json keeps the sampled trials' returns too.
+ * adaptation. report.json keeps the sampled trials' returns too. The learned step sizes are meta-trained for
+ * one step; `later_step_scale` multiplies them for the steps after the first.
  *
  * Progress goes to `~/status` (gmps_msgs/msg/AdaptationStatus, latched) and, as a table, to stdout; at the end
  * `report.json` and the plots `adaptation.svg`/`.html` are written to `output_dir`.
@@ -19,7 +20,7 @@ import path from 'node:path';
 import { defineNode, runIfMain, type Client, type RosNode } from '../src/graph/index.js';
 import { writeLearningCurves } from '../src/learning/plot.js';
 import { flattenParams, loadInferencePolicy } from '../src/learning/policy-runner.js';
-import { disposeParams, type Params } from '../src/learning/policy/index.js';
+import { disposeParams, scaleParams, type Params } from '../src/learning/policy/index.js';
 import { adaptOnTrials, TrialBuffer } from '../src/learning/trial-buffer.js';
 import { DOOR } from '../sim/layout.js';
 
@@ -58,6 +59,11 @@ function declare(ros: RosNode) {
     }),
     steps: int('steps', 3, 'Adaptation (policy-gradient) steps', 0, 1000),
     rollouts: int('rollouts', 4, 'Trials per adaptation step (at least 2: advantages need a batch)', 2, 10000),
+    laterStepScale: ros.declareParameter('later_step_scale', 'double', 1.0, {
+      description: 'Multiplies the learned step sizes of the steps after the first (they are meta-trained for one step); 1 = GMPS, 0 = keep the one-step policy',
+      readOnly: true,
+      range: { from: 0, to: 10 },
+    }),
     horizon: int('horizon', DOOR.horizon, 'Control steps per trial', 1, 100000),
     seed: int('seed', 0, 'Seed of the action noise (trial t uses seed·7919 + t)', 0, 2 ** 31 - 1),
     outputDir: ros.declareParameter('output_dir', 'string', '', {
@@ -188,6 +194,7 @@ const node = defineNode({
       let version = 0;
       paramsPub.publish({ header: { stamp: ros.now().toMsg(), frame_id: '' }, version, tensors: [] });
       let params: Params = ck.params;
+      const laterStepSizes = p.laterStepScale === 1 ? ck.stepSizes : scaleParams(ck.stepSizes, p.laterStepScale);
       const rows: Array<AdaptationStepRow & { trialReturns: number[] }> = [];
       let trialId = 0;
       print(`adapting to a door target of ${targetDeg} deg: ${p.steps} steps x ${p.rollouts} trials of ${p.horizon} control steps`);
@@ -213,7 +220,7 @@ const node = defineNode({
           print(`${String(k).padStart(4)}  ${row.return.toFixed(2).padStart(8)}  ${row.success.toFixed(2).padStart(8)}`);
           status(k < p.steps ? 'updating' : 'done', trialId, k, row);
           if (k < p.steps) {
-            const next = adaptOnTrials(policy, params, ck.stepSizes, trials, task, obsMode);
+            const next = adaptOnTrials(policy, params, k === 0 ? ck.stepSizes : laterStepSizes, trials, task, obsMode);
             if (params !== ck.params) disposeParams(params);
             params = next;
             version++;
@@ -225,6 +232,7 @@ const node = defineNode({
         throw err;
       } finally {
         if (params !== ck.params) disposeParams(params);
+        if (laterStepSizes !== ck.stepSizes) disposeParams(laterStepSizes);
       }
       const report: AdaptationReport = { targetDeg, steps: rows.map(({ step, return: ret, success }) => ({ step, return: ret, success })) };
       const dir = p.outputDir || path.join('runs', `adapt-door-${new Date().toISOString().replace(/[:.]/g, '-')}`);
@@ -238,6 +246,7 @@ const node = defineNode({
             checkpoint: ck.file,
             obsMode,
             rollouts: p.rollouts,
+            laterStepScale: p.laterStepScale,
             horizon: p.horizon,
             seed: p.seed,
             trialReturns: rows.map((r) => r.trialReturns),

@@ -54,6 +54,13 @@ describe('GMPS meta-training (point task)', function () {
     const after = Math.max(adapt.steps[1].return, adapt.steps[2].return);
     assert.ok(after > adapt.steps[0].return, `adaptation should raise the return: ${adapt.steps.map((s) => s.return.toFixed(2)).join(' → ')}`);
     assert.ok(adapt.expertReturn > adapt.steps[0].return);
+
+    // later steps with 0 x the learned step sizes keep the one-step policy; the first step is unchanged
+    const frozen = await adaptToTask({ checkpoint: out, sampler, task: { kind: 'point', goal: [-0.8, 0.7] }, steps: 2, rollouts: 8, seed: 1, laterStepScale: 0 });
+    assert.ok(Math.abs(frozen.steps[1].return - adapt.steps[1].return) < 1e-9, 'the first step takes the learned step sizes');
+    assert.ok(Math.abs(frozen.steps[2].return - frozen.steps[1].return) < 1e-3, `step 2 keeps step 1's policy: ${frozen.steps[1].return} vs ${frozen.steps[2].return}`);
+    assert.ok(Math.abs(adapt.steps[2].return - adapt.steps[1].return) > 1e-3, 'while the full step moves it');
+    await assert.rejects(adaptToTask({ checkpoint: out, sampler, task: { kind: 'point', goal: [-0.8, 0.7] }, steps: 2, rollouts: 8, laterStepScale: -1 }), /laterStepScale must be a finite number >= 0/);
   });
 
   it('tasks per Adam step: shuffled chunks that partition the tasks; meta-training on chunks still learns', async () => {

@@ -7,7 +7,7 @@ import type { InProcessRuntime } from '../src/graph/inprocess.js';
 import { startNode, type RunningNode } from '../src/graph/node-entry.js';
 import { toAdaptBatch } from '../src/learning/advantages.js';
 import { adaptStep } from '../src/learning/gmps.js';
-import { disposeParams } from '../src/learning/policy/index.js';
+import { disposeParams, scaleParams, type Params } from '../src/learning/policy/index.js';
 import { loadInferencePolicy, type InferencePolicy } from '../src/learning/policy-runner.js';
 import { Rng } from '../src/learning/rng.js';
 import type { Trajectory } from '../src/learning/trajectory.js';
@@ -162,6 +162,43 @@ describe('nodes: adaptation', function () {
     assert.ok(existsSync(path.join(out, 'adaptation.svg')) && existsSync(path.join(out, 'adaptation.html')));
     assert.equal(status.at(-1)!.phase, 'done');
     assert.equal(status.at(-1)!.updates_applied, 1);
+  });
+
+  it('later_step_scale multiplies the learned step sizes of the second step, not the first', async () => {
+    rt = quietRuntime();
+    stdout = sinon.stub(process.stdout, 'write').returns(true);
+    const horizon = 5;
+    const trials = fakeGraph(horizon);
+    const probe = rt.createNode('probe');
+    const params = record<Msg>(probe, 'gmps_msgs/msg/PolicyParams', '/policy/params', 'latched');
+    const out = mkdtempSync(path.join(tmpdir(), 'gmps-adapt-'));
+    running = await startNode(rt, adaptationNode, {
+      parameterOverrides: { checkpoint: ck, target_deg: 25.0, steps: 2, rollouts: 3, horizon, output_dir: out, seed: 3, later_step_scale: 0.25 },
+    });
+    await running.done;
+    stdout.restore();
+    stdout = undefined;
+    await until(rt, () => params.length === 3, 'three parameter sets');
+    assert.deepEqual(trials.map((t) => t.version), [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
+    ref = await loadInferencePolicy(ck);
+    const quarter = scaleParams(ref.stepSizes, 0.25);
+    const batch = (from: number) => toAdaptBatch(trials.slice(from, from + 3).map(asTrajectory), 'state');
+    const phi1 = adaptStep(ref.policy, ref.params, ref.stepSizes, batch(0));
+    const phi2 = adaptStep(ref.policy, phi1, quarter, batch(4));
+    const phi2Full = adaptStep(ref.policy, phi1, ref.stepSizes, batch(4));
+    try {
+      const close = (sent: Msg, want: Params) =>
+        (sent.tensors as Msg[]).every((t) => {
+          const w = want[t.name]!.dataSync();
+          return Array.from(w).every((x, i) => Math.abs(t.data[i] - x) <= 1e-6 * Math.max(1, Math.abs(x)));
+        });
+      assert.ok(close(params[1]!, phi1), 'the first step uses the learned step sizes');
+      assert.ok(close(params[2]!, phi2), 'the second step uses 0.25 x the learned step sizes');
+      assert.ok(!close(params[2]!, phi2Full), 'and differs from a step with the full step sizes');
+    } finally {
+      for (const p of [quarter, phi1, phi2, phi2Full]) disposeParams(p);
+    }
+    assert.equal(JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8')).laterStepScale, 0.25);
   });
 
   it('fails with what is missing when a trial stalls', async () => {

@@ -6,13 +6,16 @@
  * mean action); `exploreReturn` / `exploreSuccess` are those of the K exploration rollouts (σ ×1)
  * that the next gradient step learns from. Step 0 is the meta-policy before any adaptation.
  * Success = the fraction of rollouts whose episode ends in the task's success state.
+ *
+ * α is meta-trained for one step from θ; `laterStepScale` multiplies it for the steps after the first
+ * (default 1: the learned α at every step, as GMPS's test launcher).
  */
 import type { TaskParams } from '../../sim/types.js';
 import { toAdaptBatch } from './advantages.js';
 import { scriptedExpert, rolloutExpert } from './expert.js';
 import { adaptStep } from './gmps.js';
 import { checkSamplerFor, loadCheckpoint, meanReturn, policyAct, POST_UPDATE_STD_SCALE, successRate } from './meta-train.js';
-import { disposeParams, type Params } from './policy/index.js';
+import { disposeParams, scaleParams, type Params } from './policy/index.js';
 import { Rng } from './rng.js';
 import type { Sampler } from './sampler.js';
 
@@ -41,6 +44,8 @@ export interface AdaptOptions {
   seed?: number;
   /** Multiplies the policy's σ when sampling the exploration rollouts (default 1). */
   stdScale?: number;
+  /** Multiplies the learned step sizes of the steps after the first (default 1; 0 keeps the one-step policy). */
+  laterStepScale?: number;
   /** Rollouts of the evaluation with σ ×1e-5 (default 2: the simulator is deterministic). */
   evalRollouts?: number;
   onStep?: (s: AdaptStepResult) => void;
@@ -49,6 +54,8 @@ export interface AdaptOptions {
 export async function adaptToTask(opts: AdaptOptions): Promise<AdaptResult> {
   if (!Number.isInteger(opts.steps) || opts.steps < 0) throw new Error(`steps must be an integer >= 0, got ${opts.steps}`);
   if (!Number.isInteger(opts.rollouts) || opts.rollouts < 2) throw new Error(`rollouts must be an integer >= 2 (advantages need a batch), got ${opts.rollouts}`);
+  const laterScale = opts.laterStepScale ?? 1;
+  if (!(Number.isFinite(laterScale) && laterScale >= 0)) throw new Error(`laterStepScale must be a finite number >= 0, got ${laterScale}`);
   const ck = await loadCheckpoint(opts.checkpoint);
   if (ck.state.config.task !== opts.task.kind) {
     throw new Error(`the checkpoint was meta-trained on '${ck.state.config.task}' tasks, not '${opts.task.kind}'`);
@@ -62,6 +69,7 @@ export async function adaptToTask(opts: AdaptOptions): Promise<AdaptResult> {
     throw err;
   }
   const { policy, stepSizes } = ck;
+  const laterStepSizes = laterScale === 1 ? stepSizes : scaleParams(stepSizes, laterScale);
   const mode = ck.state.config.obsMode;
   const rng = new Rng(`${opts.seed ?? 0}-adapt`);
   let params: Params = ck.params;
@@ -88,7 +96,7 @@ export async function adaptToTask(opts: AdaptOptions): Promise<AdaptResult> {
       steps.push(s);
       opts.onStep?.(s);
       if (k < opts.steps) {
-        const next = adaptStep(policy, params, stepSizes, toAdaptBatch(trajs, mode));
+        const next = adaptStep(policy, params, k === 0 ? stepSizes : laterStepSizes, toAdaptBatch(trajs, mode));
         disposeParams(params);
         params = next;
       }
@@ -98,5 +106,6 @@ export async function adaptToTask(opts: AdaptOptions): Promise<AdaptResult> {
   } finally {
     disposeParams(params);
     disposeParams(stepSizes);
+    if (laterStepSizes !== stepSizes) disposeParams(laterStepSizes);
   }
 }

@@ -3,11 +3,10 @@
  * pre-update return (std ×1), one adaptation step with the learned α, post-update return and
  * success (std ×1e-5), plus the scripted expert's return on the same tasks.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import type { TaskParams } from '../../sim/types.js';
 import { rolloutExpert, scriptedExpert } from './expert.js';
 import { checkSamplerFor, evaluateAdaptation, loadCheckpoint, meanReturn, successRate, type EvalResult } from './meta-train.js';
-import { disposeParams } from './policy/index.js';
+import { disposeParams, scaleParams } from './policy/index.js';
 import { Rng } from './rng.js';
 import type { Sampler } from './sampler.js';
 
@@ -43,11 +42,9 @@ export async function evaluateCheckpoint(opts: EvalOptions): Promise<CheckpointE
   try {
     if (!(Number.isFinite(scale) && scale > 0)) throw new Error(`stepScale must be a positive number, got ${scale}`);
     if (scale !== 1) {
-      for (const k of Object.keys(ck.stepSizes)) {
-        const old = ck.stepSizes[k];
-        ck.stepSizes[k] = tf.mul(old, scale);
-        old.dispose();
-      }
+      const scaled = scaleParams(ck.stepSizes, scale);
+      disposeParams(ck.stepSizes);
+      ck.stepSizes = scaled;
     }
     checkSamplerFor(ck.state.config, opts.sampler);
     if (!tasks.length) throw new Error('no tasks to evaluate: the checkpoint has no held-out tasks; pass some');

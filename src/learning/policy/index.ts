@@ -26,4 +26,4 @@ export { defaultVisionConfig, DEFAULT_VISION, VisionPolicy, visionTrunkNames } f
 export type { ActOptions, ActResult, GmpsPolicy, PolicyConfig, VisionConfig } from './policy.js';
 export { stepSizeShapes } from './policy.js';
 export type { ParamShapes, Params } from './params.js';
-export { assertParams, cloneParams, disposeParams } from './params.js';
+export { assertParams, cloneParams, disposeParams, scaleParams } from './params.js';

@@ -38,6 +38,17 @@ export function cloneParams(p: Params): Params {
   return out;
 }
 
+/**
+ * A scaled copy (new tensors): every tensor times `scale`. Used for the learned step sizes α of a
+ * meta-test step taken with a multiple of α (`gmps eval --step-scale`, later adaptation steps).
+ */
+export function scaleParams(p: Params, scale: number): Params {
+  if (!Number.isFinite(scale) || scale < 0) throw new Error(`step-size scale must be a finite number >= 0, got ${scale}`);
+  const out: Params = {};
+  for (const [k, t] of Object.entries(p)) out[k] = tf.mul(t, scale);
+  return out;
+}
+
 /** Checks names, shapes and dtype of a parameter set against the expected list. */
 export function assertParams(p: Params, shapes: ParamShapes, what = 'parameters'): void {
   const expected = new Set(shapes.map(([n]) => n));
