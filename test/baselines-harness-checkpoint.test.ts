@@ -94,7 +94,9 @@ describe('baselines: GMPS runs from a meta-trained checkpoint (gmps experiment -
     assert.equal(curve.points.length, 2);
     assert.ok(curve.points.every((p) => Number.isFinite(p.y)));
     assert.ok(curve.points[1].y > curve.points[0].y, `the learned step adapts the camera policy: ${curve.points.map((p) => p.y).join(' → ')}`);
-    assert.equal(curve.extra?.checkpointIteration, 20);
+    const shipped = JSON.parse(await readFile('checkpoints/push-vision/model.json', 'utf8')) as { gmps: { iteration: number } };
+    assert.equal(curve.extra?.checkpointIteration, shipped.gmps.iteration);
+    assert.ok(shipped.gmps.iteration > 0);
     assert.match(st[1].error!, /holds a state policy; this figure's GMPS runs a vision policy/);
     assert.match(st[2].error!, /the envs render 24x32 images, the vision policy takes 48x64/);
     assert.match(st[3].error!, /holds a vision policy; this figure's GMPS runs a state policy/);
