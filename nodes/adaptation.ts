@@ -20,7 +20,8 @@ import path from 'node:path';
 import { defineNode, runIfMain, type Client, type RosNode } from '../src/graph/index.js';
 import { writeLearningCurves } from '../src/learning/plot.js';
 import { flattenParams, loadInferencePolicy } from '../src/learning/policy-runner.js';
-import { disposeParams, scaleParams, type Params } from '../src/learning/policy/index.js';
+import { AdaptationStepSizes } from '../src/learning/gmps.js';
+import { disposeParams, type Params } from '../src/learning/policy/index.js';
 import { adaptOnTrials, TrialBuffer } from '../src/learning/trial-buffer.js';
 import { DOOR } from '../sim/layout.js';
 
@@ -194,7 +195,7 @@ const node = defineNode({
       let version = 0;
       paramsPub.publish({ header: { stamp: ros.now().toMsg(), frame_id: '' }, version, tensors: [] });
       let params: Params = ck.params;
-      const laterStepSizes = p.laterStepScale === 1 ? ck.stepSizes : scaleParams(ck.stepSizes, p.laterStepScale);
+      const schedule = new AdaptationStepSizes(ck.stepSizes, p.laterStepScale);
       const rows: Array<AdaptationStepRow & { trialReturns: number[] }> = [];
       let trialId = 0;
       print(`adapting to a door target of ${targetDeg} deg: ${p.steps} steps x ${p.rollouts} trials of ${p.horizon} control steps`);
@@ -220,7 +221,7 @@ const node = defineNode({
           print(`${String(k).padStart(4)}  ${row.return.toFixed(2).padStart(8)}  ${row.success.toFixed(2).padStart(8)}`);
           status(k < p.steps ? 'updating' : 'done', trialId, k, row);
           if (k < p.steps) {
-            const next = adaptOnTrials(policy, params, k === 0 ? ck.stepSizes : laterStepSizes, trials, task, obsMode);
+            const next = adaptOnTrials(policy, params, schedule.at(k), trials, task, obsMode);
             if (params !== ck.params) disposeParams(params);
             params = next;
             version++;
@@ -232,7 +233,7 @@ const node = defineNode({
         throw err;
       } finally {
         if (params !== ck.params) disposeParams(params);
-        if (laterStepSizes !== ck.stepSizes) disposeParams(laterStepSizes);
+        schedule.dispose();
       }
       const report: AdaptationReport = { targetDeg, steps: rows.map(({ step, return: ret, success }) => ({ step, return: ret, success })) };
       const dir = p.outputDir || path.join('runs', `adapt-door-${new Date().toISOString().replace(/[:.]/g, '-')}`);

@@ -13,9 +13,9 @@
 import type { TaskParams } from '../../sim/types.js';
 import { toAdaptBatch } from './advantages.js';
 import { scriptedExpert, rolloutExpert } from './expert.js';
-import { adaptStep } from './gmps.js';
+import { AdaptationStepSizes, adaptStep, checkLaterStepScale } from './gmps.js';
 import { checkSamplerFor, loadCheckpoint, meanReturn, policyAct, POST_UPDATE_STD_SCALE, successRate } from './meta-train.js';
-import { disposeParams, scaleParams, type Params } from './policy/index.js';
+import { disposeParams, type Params } from './policy/index.js';
 import { Rng } from './rng.js';
 import type { Sampler } from './sampler.js';
 
@@ -54,8 +54,7 @@ export interface AdaptOptions {
 export async function adaptToTask(opts: AdaptOptions): Promise<AdaptResult> {
   if (!Number.isInteger(opts.steps) || opts.steps < 0) throw new Error(`steps must be an integer >= 0, got ${opts.steps}`);
   if (!Number.isInteger(opts.rollouts) || opts.rollouts < 2) throw new Error(`rollouts must be an integer >= 2 (advantages need a batch), got ${opts.rollouts}`);
-  const laterScale = opts.laterStepScale ?? 1;
-  if (!(Number.isFinite(laterScale) && laterScale >= 0)) throw new Error(`laterStepScale must be a finite number >= 0, got ${laterScale}`);
+  checkLaterStepScale(opts.laterStepScale ?? 1);
   const ck = await loadCheckpoint(opts.checkpoint);
   if (ck.state.config.task !== opts.task.kind) {
     throw new Error(`the checkpoint was meta-trained on '${ck.state.config.task}' tasks, not '${opts.task.kind}'`);
@@ -69,7 +68,7 @@ export async function adaptToTask(opts: AdaptOptions): Promise<AdaptResult> {
     throw err;
   }
   const { policy, stepSizes } = ck;
-  const laterStepSizes = laterScale === 1 ? stepSizes : scaleParams(stepSizes, laterScale);
+  const schedule = new AdaptationStepSizes(stepSizes, opts.laterStepScale ?? 1);
   const mode = ck.state.config.obsMode;
   const rng = new Rng(`${opts.seed ?? 0}-adapt`);
   let params: Params = ck.params;
@@ -96,7 +95,7 @@ export async function adaptToTask(opts: AdaptOptions): Promise<AdaptResult> {
       steps.push(s);
       opts.onStep?.(s);
       if (k < opts.steps) {
-        const next = adaptStep(policy, params, k === 0 ? stepSizes : laterStepSizes, toAdaptBatch(trajs, mode));
+        const next = adaptStep(policy, params, schedule.at(k), toAdaptBatch(trajs, mode));
         disposeParams(params);
         params = next;
       }
@@ -105,7 +104,7 @@ export async function adaptToTask(opts: AdaptOptions): Promise<AdaptResult> {
     return { steps, expertReturn: meanReturn(expert) };
   } finally {
     disposeParams(params);
+    schedule.dispose();
     disposeParams(stepSizes);
-    if (laterStepSizes !== stepSizes) disposeParams(laterStepSizes);
   }
 }

@@ -18,7 +18,7 @@ import './policy/gradients.js';
 import { Adam, type AdamOptions } from './adam.js';
 import { headMeanPerTask, innerGradients, MIN_LOG_STD, stopGradient } from './policy/head.js';
 import type { GmpsPolicy } from './policy/policy.js';
-import type { Params } from './policy/params.js';
+import { disposeParams, scaleParams, type Params } from './policy/params.js';
 import type { AdaptBatch, TaskBatch } from './types.js';
 
 const LOG_2PI = Math.log(2 * Math.PI);
@@ -337,6 +337,37 @@ export class GmpsLearner {
     for (const v of Object.values(this.params)) v.dispose();
     for (const v of Object.values(this.stepSizes)) v.dispose();
     this.adam.dispose();
+  }
+}
+
+/** Throws unless `s` is a usable multiple of the learned step sizes for the steps after the first. */
+export function checkLaterStepScale(s: number): void {
+  if (!(Number.isFinite(s) && s >= 0)) throw new Error(`laterStepScale must be a finite number >= 0, got ${s}`);
+}
+
+/**
+ * The step sizes of successive meta-test steps: the learned α for the first (the one it is meta-trained
+ * for), `laterScale`·α for every step after it (1: α at every step, as GMPS's test launcher). Owns the
+ * scaled copy; the learned α stays the caller's.
+ */
+export class AdaptationStepSizes {
+  private readonly later: Params;
+
+  constructor(
+    private readonly learned: Params,
+    laterScale: number,
+  ) {
+    checkLaterStepScale(laterScale);
+    this.later = laterScale === 1 ? learned : scaleParams(learned, laterScale);
+  }
+
+  /** Step sizes of step k (0 = the first step). */
+  at(k: number): Params {
+    return k === 0 ? this.learned : this.later;
+  }
+
+  dispose(): void {
+    if (this.later !== this.learned) disposeParams(this.later);
   }
 }
 
