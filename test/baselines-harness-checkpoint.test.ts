@@ -107,5 +107,7 @@ describe('baselines: GMPS runs from a meta-trained checkpoint (gmps experiment -
     const spec = JSON.parse(printed) as { runs: RunSpec[] };
     assert.ok(spec.runs.some((r) => r.algorithm === 'multitask-imitation'));
     for (const r of spec.runs) assert.equal(r.config.checkpoint, r.algorithm === 'gmps' ? 'checkpoints/door-state' : undefined, r.id);
+    // The adaptation node's launch default (later steps of 0.25·α) is one of the figure's GMPS runs.
+    assert.equal(spec.runs.find((r) => r.id === 'gmps-later0.25')?.config.laterStepScale, 0.25);
   });
 });

@@ -72,7 +72,7 @@ describe('baselines: MultiTask-imitation', function () {
     }
   });
 
-  it('fine-tuning with laterStepSize: the first step takes the given α, every later step the fixed size', async () => {
+  it('fine-tuning with laterStepSize / laterStepScale: the first step takes the given α, every later step the fixed size or the scaled α', async () => {
     const s = await createLocalSampler({ env: { kind: 'point', options: { horizon: 10, maxStep: 0.2 } }, nEnvs: 4 });
     const policy = createPolicy({ kind: 'mlp', obsDim: 2, actDim: 2, hidden: [8], latentDim: 0, zInit: 0, initStepSize: 0.1, initStd: 0.3 });
     const { params, stepSizes } = policy.init(0);
@@ -87,6 +87,12 @@ describe('baselines: MultiTask-imitation', function () {
       assert.deepEqual(small.returns.slice(0, 2), repeated.returns.slice(0, 2), 'the same first step');
       for (const k of [2, 3]) assert.notEqual(small.returns[k], repeated.returns[k], `step ${k} takes the later size`);
       await assert.rejects(fineTune(s, policy, params, task, { ...c, laterStepSize: -1 }, alphas), /laterStepSize must be a positive number/);
+      // laterStepScale: α is 0.5 everywhere, so a scale of 0.002 is the fixed size 1e-3 (to the bit),
+      // and a scale of 1 repeats α.
+      assert.deepEqual((await fineTune(s, policy, params, task, { ...c, laterStepScale: 0.002 }, alphas)).returns, small.returns);
+      assert.deepEqual((await fineTune(s, policy, params, task, { ...c, laterStepScale: 1 }, alphas)).returns, repeated.returns);
+      await assert.rejects(fineTune(s, policy, params, task, { ...c, laterStepScale: -0.5 }, alphas), /laterStepScale must be a finite number >= 0/);
+      await assert.rejects(fineTune(s, policy, params, task, { ...c, laterStepScale: 0.5, laterStepSize: 0.1 }, alphas), /not both/);
     } finally {
       disposeParams(params);
       disposeParams(stepSizes);

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { TaskKind, TaskParams } from '../../sim/types.js';
 import { toAdaptBatch } from './advantages.js';
 import { Adam } from './adam.js';
-import { adaptStep } from './gmps.js';
+import { adaptStep, checkLaterStepScale } from './gmps.js';
 import {
   checkSamplerFor,
   drawTasks,
@@ -26,7 +26,7 @@ import {
   type EvalResult,
   type MetaTrainConfig,
 } from './meta-train.js';
-import { createPolicy, defaultVisionConfig, disposeParams, obsModeOf, type GmpsPolicy, type Params } from './policy/index.js';
+import { createPolicy, defaultVisionConfig, disposeParams, obsModeOf, scaleParams, type GmpsPolicy, type Params } from './policy/index.js';
 import { initStepSizes } from './policy/mlp.js';
 import { Rng } from './rng.js';
 import type { Sampler } from './sampler.js';
@@ -279,15 +279,16 @@ export function behaviourClone(policy: GmpsPolicy, demos: readonly TaskDemos[], 
 
 /**
  * Fine-tunes `params` on each task separately with vanilla PG steps (step size α on every parameter,
- * or the given per-element `alphas`). `laterStepSize`: the steps after the first take this fixed
- * step size instead (a meta-policy's learned α is meta-trained for the first step only).
+ * or the given per-element `alphas`). A meta-policy's learned α is meta-trained for the first step
+ * only; the steps after the first can instead take a fixed size (`laterStepSize`) or a multiple of
+ * the first step's sizes (`laterStepScale`, as `gmps adapt --later-step-scale`), not both.
  */
 export async function fineTune(
   sampler: Sampler,
   policy: GmpsPolicy,
   params: Params,
   tasks: readonly TaskParams[],
-  c: Pick<ImitationConfig, 'seed' | 'fineTuneSteps' | 'rolloutsPerStep' | 'fineTuneStepSize'> & { laterStepSize?: number },
+  c: Pick<ImitationConfig, 'seed' | 'fineTuneSteps' | 'rolloutsPerStep' | 'fineTuneStepSize'> & { laterStepSize?: number; laterStepScale?: number },
   alphas?: Params,
 ): Promise<FineTuneCurve> {
   const K = c.rolloutsPerStep;
@@ -295,8 +296,13 @@ export async function fineTune(
   checkSamplerFor({ obsMode: mode, policy: policy.config }, sampler);
   const fill = (v: number): Params => initStepSizes(policy.shapes, policy.adaptable, v);
   if (c.laterStepSize !== undefined && !(c.laterStepSize > 0)) throw new Error(`laterStepSize must be a positive number, got ${c.laterStepSize}`);
+  if (c.laterStepSize !== undefined && c.laterStepScale !== undefined) {
+    throw new Error('give laterStepSize (a fixed size for the later steps) or laterStepScale (a multiple of the first step sizes), not both');
+  }
+  if (c.laterStepScale !== undefined) checkLaterStepScale(c.laterStepScale);
   const stepSizes: Params = alphas ?? fill(c.fineTuneStepSize);
-  const later: Params = c.laterStepSize !== undefined ? fill(c.laterStepSize) : stepSizes;
+  const later: Params =
+    c.laterStepSize !== undefined ? fill(c.laterStepSize) : c.laterStepScale !== undefined && c.laterStepScale !== 1 ? scaleParams(stepSizes, c.laterStepScale) : stepSizes;
   const returns = new Array<number>(c.fineTuneSteps + 1).fill(0);
   const success = new Array<number>(c.fineTuneSteps + 1).fill(0);
   let envSamples = 0;

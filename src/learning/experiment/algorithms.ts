@@ -9,7 +9,8 @@
  *   k adaptation steps, x = k), 'ood' (as 'fineTune' on the Ant's out-of-distribution goals).
  * - `adaptSteps`, `adaptRollouts`: the k-step adaptation protocol of 'fineTune' / 'ood'; GMPS and MAML
  *   `laterStepSize`: the steps after the first are plain policy-gradient steps of this size instead of
- *   repeats of the learned step sizes (which are meta-trained for one step).
+ *   repeats of the learned step sizes (which are meta-trained for one step); `laterStepScale`: they
+ *   take this multiple of the learned step sizes (the launch default of the adaptation node is 0.25).
  * - GMPS only, `checkpoint`: a meta-trained checkpoint directory; the run skips meta-training and
  *   adapts that checkpoint to the seed's held-out tasks (the tasks every other algorithm of the seed
  *   adapts to): the 'fineTune' / 'ood' curve, or for 'heldOut' one point at the checkpoint's
@@ -113,6 +114,7 @@ async function adaptationCurve(
       rolloutsPerStep: num(spec.config, 'adaptRollouts', 10),
       fineTuneStepSize: num(spec.config, 'fineTuneStepSize', 0.1),
       ...(spec.config.laterStepSize !== undefined ? { laterStepSize: num(spec.config, 'laterStepSize', 0) } : {}),
+      ...(spec.config.laterStepScale !== undefined ? { laterStepScale: num(spec.config, 'laterStepScale', 1) } : {}),
     },
     stepSizes,
   );

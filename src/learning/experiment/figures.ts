@@ -123,11 +123,13 @@ function fig6Runs(s: Sizes, scale: Scale, gmpsExtra: Record<string, unknown>, im
     // Beyond 'small': the baseline's fine-tuning step size swept (0.1 wrecks the cloned policy in
     // one step; 0.001 was its best at medium scale on the door), and GMPS's learned first step
     // followed by plain policy-gradient steps of that size (its α is meta-trained for the first step
-    // only; on the door, repeating it undoes the first step's gain).
+    // only; on the door, repeating it undoes the first step's gain), or by steps of 0.25·α (the
+    // adaptation node's launch default).
     ...(scale === 'small'
       ? []
       : ([
           ['gmps-then-pg0.001', 'gmps', { ...gmps, laterStepSize: 0.001 }],
+          ['gmps-later0.25', 'gmps', { ...gmps, laterStepScale: 0.25 }],
           ['multitask-imitation-ft0.01', 'multitask-imitation', { ...imitation, fineTuneStepSize: 0.01 }],
           ['multitask-imitation-ft0.001', 'multitask-imitation', { ...imitation, fineTuneStepSize: 0.001 }],
         ] as [string, string, Record<string, unknown>][])),
