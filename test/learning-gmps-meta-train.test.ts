@@ -99,6 +99,25 @@ describe('GMPS meta-training (point task)', function () {
     assert.equal(got.preReturn, want.preReturn);
     assert.equal(got.postReturn, want.postReturn);
     assert.equal(got.expertReturn, want.expertReturn);
+    // where the held-out task's episodes ended: the point's final distance to its goal
+    const o = got.perTask[0].outcome;
+    assert.deepEqual(o, want.perTask[0].outcome);
+    assert.equal(o.name, 'final distance to goal');
+    assert.ok(o.pre.min <= o.pre.median && o.pre.median <= o.pre.max && o.post >= 0, JSON.stringify(o));
+  });
+
+  it('taskOutcome: final door angles in degrees (pre-update min, median, max; post-update mean), and a clear error without the step info', async () => {
+    const { taskOutcome } = await import('../src/learning/eval.js');
+    const door = (...anglesRad: number[]) =>
+      ({ length: anglesRad.length, envInfos: { doorAngle: Float64Array.from(anglesRad) } }) as unknown as import('../src/learning/trajectory.js').Trajectory;
+    const deg = Math.PI / 180;
+    const pre = [door(0, 30 * deg), door(0, 10 * deg), door(0, 40 * deg), door(50 * deg, 20 * deg)];
+    const o = taskOutcome('door', pre, [door(0, 25 * deg), door(0, 35 * deg)]);
+    assert.equal(o.unit, 'deg');
+    assert.ok(Math.abs(o.pre.min - 10) < 1e-9 && Math.abs(o.pre.max - 40) < 1e-9, 'the last step, not the widest');
+    assert.ok(Math.abs(o.pre.median - 25) < 1e-9, `median of 10, 20, 30, 40: ${o.pre.median}`);
+    assert.ok(Math.abs(o.post - 30) < 1e-9);
+    assert.throws(() => taskOutcome('push', pre, pre), /push episode without a 'placeDist' step info/);
   });
 
   it('resumes from a checkpoint exactly as the uninterrupted run continues', async () => {

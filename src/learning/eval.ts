@@ -9,14 +9,58 @@ import { checkSamplerFor, evaluateAdaptation, loadCheckpoint, meanReturn, succes
 import { disposeParams, scaleParams } from './policy/index.js';
 import { Rng } from './rng.js';
 import type { Sampler } from './sampler.js';
+import type { Trajectory } from './trajectory.js';
 
 export interface CheckpointEval extends EvalResult {
   tasks: number;
   rolloutsPerTask: number;
   expertReturn: number;
   expertSuccess: number;
-  /** Per task: pre/post return and post success. */
-  perTask: { task: TaskParams; preReturn: number; postReturn: number; postSuccess: number; expertReturn: number }[];
+  /** Per task: pre/post return and post success, and where the episodes ended (`TaskOutcome`). */
+  perTask: { task: TaskParams; preReturn: number; postReturn: number; postSuccess: number; expertReturn: number; outcome: TaskOutcome }[];
+}
+
+/**
+ * Where a task's episodes ended, before and after the adaptation step: the final door angle (deg),
+ * the block's or body's final distance to the goal (m). The pre-update spread is what the one step
+ * has to learn from: a door target beyond every pre-update rollout's final angle is one the rollouts
+ * carry no information about (below the target the door reward is 10·θ whatever the target).
+ */
+export interface TaskOutcome {
+  name: string;
+  unit: string;
+  /** Over the pre-update rollouts (exploration σ): min, median and max of the final value. */
+  pre: { min: number; median: number; max: number };
+  /** Mean final value of the post-update rollouts (σ ×1e-5: one trajectory, repeated). */
+  post: number;
+}
+
+const OUTCOMES: Record<TaskParams['kind'], { name: string; unit: string; info: string; scale: number }> = {
+  door: { name: 'final door angle', unit: 'deg', info: 'doorAngle', scale: 180 / Math.PI },
+  push: { name: 'final block-goal distance', unit: 'm', info: 'placeDist', scale: 1 },
+  point: { name: 'final distance to goal', unit: 'm', info: 'distance', scale: 1 },
+  ant: { name: 'final distance to goal', unit: 'm', info: 'distance', scale: 1 },
+};
+
+function finalValues(trajs: readonly Trajectory[], kind: TaskParams['kind']): number[] {
+  const o = OUTCOMES[kind];
+  return trajs.map((t) => {
+    const v = t.envInfos[o.info];
+    if (!v || v.length < t.length || t.length === 0) throw new Error(`${kind} episode without a '${o.info}' step info: cannot report where it ended`);
+    return v[t.length - 1] * o.scale;
+  });
+}
+
+export function taskOutcome(kind: TaskParams['kind'], pre: readonly Trajectory[], post: readonly Trajectory[]): TaskOutcome {
+  const p = finalValues(pre, kind).sort((a, b) => a - b);
+  const q = finalValues(post, kind);
+  const mid = p.length % 2 ? p[(p.length - 1) / 2] : (p[p.length / 2 - 1] + p[p.length / 2]) / 2;
+  return {
+    name: OUTCOMES[kind].name,
+    unit: OUTCOMES[kind].unit,
+    pre: { min: p[0], median: mid, max: p[p.length - 1] },
+    post: q.reduce((s, v) => s + v, 0) / q.length,
+  };
 }
 
 export interface EvalOptions {
@@ -64,6 +108,7 @@ export async function evaluateCheckpoint(opts: EvalOptions): Promise<CheckpointE
         postReturn: meanReturn(ev.post[i]),
         postSuccess: successRate(ev.post[i]),
         expertReturn: meanReturn(expert[i]),
+        outcome: taskOutcome(task.kind, ev.pre[i], ev.post[i]),
       })),
     };
   } finally {

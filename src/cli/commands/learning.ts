@@ -560,7 +560,11 @@ export function registerLearning(program: Command, _bench: Command): void {
           process.stdout.write(`${res.tasks} ${tasks ? 'new' : 'held-out'} tasks x ${res.rolloutsPerTask} rollouts\n`);
           const { describeTask } = await import('../../../sim/index.js');
           for (const t of res.perTask) {
-            process.stdout.write(`  ${describeTask(t.task)}: pre ${fmt(t.preReturn)}, post ${fmt(t.postReturn)}, success ${fmt(t.postSuccess)}, expert ${fmt(t.expertReturn)}\n`);
+            const o = t.outcome;
+            process.stdout.write(
+              `  ${describeTask(t.task)}: pre ${fmt(t.preReturn)}, post ${fmt(t.postReturn)}, success ${fmt(t.postSuccess)}, expert ${fmt(t.expertReturn)}; ` +
+                `${o.name}: pre ${fmt(o.pre.min)}–${fmt(o.pre.max)} (median ${fmt(o.pre.median)}), post ${fmt(o.post)} ${o.unit}\n`,
+            );
           }
           process.stdout.write(`pre-update return ${fmt(res.preReturn)} (success ${fmt(res.preSuccess)})\npost-update return ${fmt(res.postReturn)} (success ${fmt(res.postSuccess)})\nexpert return ${fmt(res.expertReturn)} (success ${fmt(res.expertSuccess)})\n`);
         }
