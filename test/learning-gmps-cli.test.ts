@@ -31,8 +31,12 @@ describe('gmps meta-train / adapt / eval CLI', function () {
     assert.deepEqual(Object.keys(res).sort(), ['expertReturn', 'steps']);
     assert.deepEqual(res.steps.map((s: { step: number }) => s.step), [0, 1, 2]);
     for (const s of res.steps) {
-      assert.deepEqual(Object.keys(s).sort(), ['exploreReturn', 'exploreSuccess', 'return', 'step', 'success']);
+      assert.deepEqual(Object.keys(s).sort(), ['exploreReturn', 'exploreSuccess', 'outcome', 'return', 'step', 'success']);
       assert.ok(Number.isFinite(s.return) && s.success >= 0 && s.success <= 1);
+      // where the episodes ended: the point's final distance to its goal, for the evaluation and the exploration rollouts
+      const o = s.outcome;
+      assert.equal(o.name, 'final distance to goal');
+      assert.ok(o.value >= 0 && 0 <= o.explore.min && o.explore.min <= o.explore.median && o.explore.median <= o.explore.max, JSON.stringify(o));
     }
     assert.ok(res.expertReturn > res.steps[0].return, 'the scripted expert beats the untrained meta-policy');
 

@@ -12,12 +12,14 @@
  */
 import type { TaskParams } from '../../sim/types.js';
 import { toAdaptBatch } from './advantages.js';
+import { finalStats } from './eval.js';
 import { scriptedExpert, rolloutExpert } from './expert.js';
 import { AdaptationStepSizes, adaptStep, checkLaterStepScale } from './gmps.js';
 import { checkSamplerFor, loadCheckpoint, meanReturn, policyAct, POST_UPDATE_STD_SCALE, successRate } from './meta-train.js';
 import { disposeParams, type Params } from './policy/index.js';
 import { Rng } from './rng.js';
 import type { Sampler } from './sampler.js';
+import type { Trajectory } from './trajectory.js';
 
 export interface AdaptStepResult {
   step: number;
@@ -25,6 +27,11 @@ export interface AdaptStepResult {
   success: number;
   exploreReturn: number;
   exploreSuccess: number;
+  /**
+   * Where the episodes ended (final door angle in deg, block-goal distance in m, ...): `value` for the
+   * evaluation rollouts (σ ×1e-5), `explore` the min / median / max over the exploration rollouts.
+   */
+  outcome: { name: string; unit: string; value: number; explore: { min: number; median: number; max: number } };
 }
 
 export interface AdaptResult {
@@ -49,6 +56,11 @@ export interface AdaptOptions {
   /** Rollouts of the evaluation with σ ×1e-5 (default 2: the simulator is deterministic). */
   evalRollouts?: number;
   onStep?: (s: AdaptStepResult) => void;
+}
+
+function stepOutcome(kind: TaskParams['kind'], explore: readonly Trajectory[], evaluation: readonly Trajectory[]): AdaptStepResult['outcome'] {
+  const e = finalStats(kind, explore);
+  return { name: e.name, unit: e.unit, value: finalStats(kind, evaluation).mean, explore: { min: e.min, median: e.median, max: e.max } };
 }
 
 export async function adaptToTask(opts: AdaptOptions): Promise<AdaptResult> {
@@ -91,6 +103,7 @@ export async function adaptToTask(opts: AdaptOptions): Promise<AdaptResult> {
         success: successRate(evalTrajs),
         exploreReturn: meanReturn(trajs),
         exploreSuccess: successRate(trajs),
+        outcome: stepOutcome(opts.task.kind, trajs, evalTrajs),
       };
       steps.push(s);
       opts.onStep?.(s);

@@ -51,16 +51,17 @@ function finalValues(trajs: readonly Trajectory[], kind: TaskParams['kind']): nu
   });
 }
 
-export function taskOutcome(kind: TaskParams['kind'], pre: readonly Trajectory[], post: readonly Trajectory[]): TaskOutcome {
-  const p = finalValues(pre, kind).sort((a, b) => a - b);
-  const q = finalValues(post, kind);
+/** The final value of `trajs`' episodes (`TaskOutcome`'s measure): min, median, max and mean. */
+export function finalStats(kind: TaskParams['kind'], trajs: readonly Trajectory[]): { name: string; unit: string; min: number; median: number; max: number; mean: number } {
+  if (!trajs.length) throw new Error(`no ${kind} episodes to report where they ended`);
+  const p = finalValues(trajs, kind).sort((a, b) => a - b);
   const mid = p.length % 2 ? p[(p.length - 1) / 2] : (p[p.length / 2 - 1] + p[p.length / 2]) / 2;
-  return {
-    name: OUTCOMES[kind].name,
-    unit: OUTCOMES[kind].unit,
-    pre: { min: p[0], median: mid, max: p[p.length - 1] },
-    post: q.reduce((s, v) => s + v, 0) / q.length,
-  };
+  return { name: OUTCOMES[kind].name, unit: OUTCOMES[kind].unit, min: p[0], median: mid, max: p[p.length - 1], mean: p.reduce((a, v) => a + v, 0) / p.length };
+}
+
+export function taskOutcome(kind: TaskParams['kind'], pre: readonly Trajectory[], post: readonly Trajectory[]): TaskOutcome {
+  const p = finalStats(kind, pre);
+  return { name: p.name, unit: p.unit, pre: { min: p.min, median: p.median, max: p.max }, post: finalStats(kind, post).mean };
 }
 
 export interface EvalOptions {

@@ -433,7 +433,11 @@ export function registerLearning(program: Command, _bench: Command): void {
           rollouts,
           laterStepScale,
           seed,
-          onStep: (s) => { if (!o.json) process.stderr.write(`step ${s.step}: return ${fmt(s.return)}, success ${fmt(s.success)}\n`); },
+          onStep: (s) => {
+            if (o.json) return;
+            const e = s.outcome;
+            process.stderr.write(`step ${s.step}: return ${fmt(s.return)}, success ${fmt(s.success)}, ${e.name} ${fmt(e.value)} ${e.unit} (exploration ${fmt(e.explore.min)}–${fmt(e.explore.max)})\n`);
+          },
         });
         if (o.json) process.stdout.write(`${JSON.stringify(res)}\n`);
         else process.stdout.write(`expert return ${fmt(res.expertReturn)}; after ${steps} step(s): return ${fmt(res.steps.at(-1)!.return)}, success ${fmt(res.steps.at(-1)!.success)}\n`);
