@@ -8,6 +8,7 @@ import { rolloutExpert, scriptedExpert } from './expert.js';
 import { checkSamplerFor, evaluateAdaptation, loadCheckpoint, meanReturn, successRate, type EvalResult } from './meta-train.js';
 import { disposeParams, scaleParams } from './policy/index.js';
 import { Rng } from './rng.js';
+import { median } from './stats.js';
 import type { Sampler } from './sampler.js';
 import type { Trajectory } from './trajectory.js';
 
@@ -54,9 +55,8 @@ function finalValues(trajs: readonly Trajectory[], kind: TaskParams['kind']): nu
 /** The final value of `trajs`' episodes (`TaskOutcome`'s measure): min, median, max and mean. */
 export function finalStats(kind: TaskParams['kind'], trajs: readonly Trajectory[]): { name: string; unit: string; min: number; median: number; max: number; mean: number } {
   if (!trajs.length) throw new Error(`no ${kind} episodes to report where they ended`);
-  const p = finalValues(trajs, kind).sort((a, b) => a - b);
-  const mid = p.length % 2 ? p[(p.length - 1) / 2] : (p[p.length / 2 - 1] + p[p.length / 2]) / 2;
-  return { name: OUTCOMES[kind].name, unit: OUTCOMES[kind].unit, min: p[0], median: mid, max: p[p.length - 1], mean: p.reduce((a, v) => a + v, 0) / p.length };
+  const p = finalValues(trajs, kind);
+  return { name: OUTCOMES[kind].name, unit: OUTCOMES[kind].unit, min: Math.min(...p), median: median(p), max: Math.max(...p), mean: p.reduce((a, v) => a + v, 0) / p.length };
 }
 
 export function taskOutcome(kind: TaskParams['kind'], pre: readonly Trajectory[], post: readonly Trajectory[]): TaskOutcome {

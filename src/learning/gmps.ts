@@ -347,18 +347,23 @@ export function checkLaterStepScale(s: number): void {
 
 /**
  * The step sizes of successive meta-test steps: the learned α for the first (the one it is meta-trained
- * for), `laterScale`·α for every step after it (1: α at every step, as GMPS's test launcher). Owns the
- * scaled copy; the learned α stays the caller's.
+ * for), and for every step after it either `later`·α (a number: 1 = α at every step, as GMPS's test
+ * launcher) or the given step sizes (e.g. a fixed plain policy-gradient size). Owns the later step
+ * sizes unless they are α itself; the learned α stays the caller's.
  */
 export class AdaptationStepSizes {
   private readonly later: Params;
 
   constructor(
     private readonly learned: Params,
-    laterScale: number,
+    later: number | Params,
   ) {
-    checkLaterStepScale(laterScale);
-    this.later = laterScale === 1 ? learned : scaleParams(learned, laterScale);
+    if (typeof later === 'number') {
+      checkLaterStepScale(later);
+      this.later = later === 1 ? learned : scaleParams(learned, later);
+    } else {
+      this.later = later;
+    }
   }
 
   /** Step sizes of step k (0 = the first step). */

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { TaskKind, TaskParams } from '../../sim/types.js';
 import { toAdaptBatch } from './advantages.js';
 import { Adam } from './adam.js';
-import { adaptStep, checkLaterStepScale } from './gmps.js';
+import { AdaptationStepSizes, adaptStep, checkLaterStepScale } from './gmps.js';
 import {
   checkSamplerFor,
   drawTasks,
@@ -26,7 +26,7 @@ import {
   type EvalResult,
   type MetaTrainConfig,
 } from './meta-train.js';
-import { createPolicy, defaultVisionConfig, disposeParams, obsModeOf, scaleParams, type GmpsPolicy, type Params } from './policy/index.js';
+import { createPolicy, defaultVisionConfig, disposeParams, obsModeOf, type GmpsPolicy, type Params } from './policy/index.js';
 import { initStepSizes } from './policy/mlp.js';
 import { Rng } from './rng.js';
 import type { Sampler } from './sampler.js';
@@ -301,8 +301,7 @@ export async function fineTune(
   }
   if (c.laterStepScale !== undefined) checkLaterStepScale(c.laterStepScale);
   const stepSizes: Params = alphas ?? fill(c.fineTuneStepSize);
-  const later: Params =
-    c.laterStepSize !== undefined ? fill(c.laterStepSize) : c.laterStepScale !== undefined && c.laterStepScale !== 1 ? scaleParams(stepSizes, c.laterStepScale) : stepSizes;
+  const schedule = new AdaptationStepSizes(stepSizes, c.laterStepSize !== undefined ? fill(c.laterStepSize) : (c.laterStepScale ?? 1));
   const returns = new Array<number>(c.fineTuneSteps + 1).fill(0);
   const success = new Array<number>(c.fineTuneSteps + 1).fill(0);
   let envSamples = 0;
@@ -317,7 +316,7 @@ export async function fineTune(
           returns[k] += meanReturn(trajs) / tasks.length;
           success[k] += successRate(trajs) / tasks.length;
           if (k < c.fineTuneSteps) {
-            const next = adaptStep(policy, p, k === 0 ? stepSizes : later, toAdaptBatch(trajs, mode));
+            const next = adaptStep(policy, p, schedule.at(k), toAdaptBatch(trajs, mode));
             disposeParams(p);
             p = next;
           }
@@ -327,8 +326,8 @@ export async function fineTune(
       }
     }
   } finally {
+    schedule.dispose();
     if (!alphas) disposeParams(stepSizes);
-    if (later !== stepSizes) disposeParams(later);
   }
   return { returns, success, envSamples };
 }

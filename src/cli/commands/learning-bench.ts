@@ -1,6 +1,7 @@
 /** `gmps bench meta-step` and `gmps bench policy`: speed of the GMPS learning core. */
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
+import { median } from '../../learning/stats.js';
 import type { BackendChoice } from '../../learning/backend.js';
 
 function positiveInt(name: string, value: string): number {
@@ -19,12 +20,6 @@ async function useBackend(name: string | undefined): Promise<string> {
   } catch (err) {
     throw new CliError(err instanceof Error ? err.message : String(err));
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const k = s.length >> 1;
-  return s.length % 2 ? s[k] : (s[k - 1] + s[k]) / 2;
 }
 
 function percentile(xs: number[], q: number): number {

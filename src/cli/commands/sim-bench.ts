@@ -12,12 +12,7 @@ import { nativeStepsPerSec } from '../../../sim/native/bench.js';
 import { benchCamera } from '../../../sim/camera.js';
 import { attachSceneCamera } from '../../../sim/scene-camera.js';
 import { CliError } from '../errors.js';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
+import { median } from '../../learning/stats.js';
 
 export async function benchSim(opts: { task: string; camera: boolean; steps: number; repeats: number }): Promise<Record<string, number | string | boolean>> {
   if (opts.task !== 'door' && opts.task !== 'push') throw new CliError(`unknown task '${opts.task}'; choose door or push`);
