@@ -8,7 +8,8 @@
  * trials wait for that version. Round k's sampled trials explore; its return and success are those of one more
  * trial with the mean action (GMPS's test protocol, σ ×1e-5), so round 0 is the meta-policy before any
  * adaptation. report.json keeps the sampled trials' returns too. The learned step sizes are meta-trained for
- * one step; `later_step_scale` multiplies them for the steps after the first.
+ * one step; for the steps after the first, `later_step_scale` multiplies them, or `later_step_size` > 0 replaces
+ * them by plain policy-gradient steps of that size.
  *
  * Progress goes to `~/status` (gmps_msgs/msg/AdaptationStatus, latched) and, as a table, to stdout; at the end
  * `report.json` and the plots `adaptation.svg`/`.html` are written to `output_dir`.
@@ -65,6 +66,12 @@ function declare(ros: RosNode) {
       readOnly: true,
       range: { from: 0, to: 10 },
     }),
+    laterStepSize: ros.declareParameter('later_step_size', 'double', 0.0, {
+      description:
+        'When > 0: the steps after the first are plain policy-gradient steps of this size instead of later_step_scale x the learned step sizes (leave later_step_scale at 1.0)',
+      readOnly: true,
+      range: { from: 0, to: 10 },
+    }),
     horizon: int('horizon', DOOR.horizon, 'Control steps per trial', 1, 100000),
     seed: int('seed', 0, 'Seed of the action noise (trial t uses seed·7919 + t)', 0, 2 ** 31 - 1),
     outputDir: ros.declareParameter('output_dir', 'string', '', {
@@ -104,6 +111,13 @@ const node = defineNode({
       ck.dispose();
       throw new Error(`the checkpoint ${ck.file} was meta-trained on '${ck.task}' tasks; this node adapts door policies`);
     }
+    if (p.laterStepSize > 0 && p.laterStepScale !== 1) {
+      ck.dispose();
+      throw new Error(
+        `later_step_size (${p.laterStepSize}) and later_step_scale (${p.laterStepScale}) both size the steps after the first: set later_step_size to 0.0 or later_step_scale to 1.0`,
+      );
+    }
+    const later = p.laterStepSize > 0 ? { laterStepSize: p.laterStepSize } : { laterStepScale: p.laterStepScale };
     const { policy, obsMode } = ck;
     const task = { kind: 'door' as const, targetRad: targetDeg * DEG };
     const { obsDim, actDim } = policy.config;
@@ -195,7 +209,7 @@ const node = defineNode({
       let version = 0;
       paramsPub.publish({ header: { stamp: ros.now().toMsg(), frame_id: '' }, version, tensors: [] });
       let params: Params = ck.params;
-      const schedule = new AdaptationStepSizes(ck.stepSizes, p.laterStepScale);
+      const schedule = AdaptationStepSizes.forPolicy(policy, ck.stepSizes, later);
       const rows: Array<AdaptationStepRow & { trialReturns: number[] }> = [];
       let trialId = 0;
       print(`adapting to a door target of ${targetDeg} deg: ${p.steps} steps x ${p.rollouts} trials of ${p.horizon} control steps`);
@@ -247,7 +261,7 @@ const node = defineNode({
             checkpoint: ck.file,
             obsMode,
             rollouts: p.rollouts,
-            laterStepScale: p.laterStepScale,
+            ...later,
             horizon: p.horizon,
             seed: p.seed,
             trialReturns: rows.map((r) => r.trialReturns),

@@ -86,7 +86,7 @@ describe('baselines: MultiTask-imitation', function () {
       const small = await fineTune(s, policy, params, task, { ...c, laterStepSize: 1e-3 }, alphas);
       assert.deepEqual(small.returns.slice(0, 2), repeated.returns.slice(0, 2), 'the same first step');
       for (const k of [2, 3]) assert.notEqual(small.returns[k], repeated.returns[k], `step ${k} takes the later size`);
-      await assert.rejects(fineTune(s, policy, params, task, { ...c, laterStepSize: -1 }, alphas), /laterStepSize must be a positive number/);
+      await assert.rejects(fineTune(s, policy, params, task, { ...c, laterStepSize: -1 }, alphas), /laterStepSize must be a finite number > 0/);
       // laterStepScale: α is 0.5 everywhere, so a scale of 0.002 is the fixed size 1e-3 (to the bit),
       // and a scale of 1 repeats α.
       assert.deepEqual((await fineTune(s, policy, params, task, { ...c, laterStepScale: 0.002 }, alphas)).returns, small.returns);

@@ -40,6 +40,16 @@ describe('gmps meta-train / adapt / eval CLI', function () {
     }
     assert.ok(res.expertReturn > res.steps[0].return, 'the scripted expert beats the untrained meta-policy');
 
+    // --later-step-size: the first step is the learned one (same seed, same step 1), the later ones plain steps
+    const adPlain = await run('node', [...CLI, 'adapt', '--checkpoint', out, '--task', 'point', '--goal', '0.4,-0.3', '--steps', '2', '--rollouts', '3', '--later-step-size', '1e-9', ...common]);
+    const plain = JSON.parse(adPlain.stdout.trim());
+    assert.equal(plain.steps[1].return, res.steps[1].return);
+    assert.ok(Math.abs(plain.steps[2].return - plain.steps[1].return) < 1e-3, 'a 1e-9 later step keeps the one-step policy');
+    await assert.rejects(
+      run('node', [...CLI, 'adapt', '--checkpoint', out, '--task', 'point', '--goal', '0.4,-0.3', '--later-step-size', '0.001', '--later-step-scale', '0.25', ...common]),
+      (err: { stderr: string }) => /give --later-step-scale .* or --later-step-size .*, not both/.test(err.stderr),
+    );
+
     const ev = await run('node', [...CLI, 'eval', '--checkpoint', out, '--rollouts', '3', ...common]);
     const e = JSON.parse(ev.stdout.trim());
     assert.equal(e.tasks, 1);

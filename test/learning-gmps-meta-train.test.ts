@@ -61,6 +61,15 @@ describe('GMPS meta-training (point task)', function () {
     assert.ok(Math.abs(frozen.steps[2].return - frozen.steps[1].return) < 1e-3, `step 2 keeps step 1's policy: ${frozen.steps[1].return} vs ${frozen.steps[2].return}`);
     assert.ok(Math.abs(adapt.steps[2].return - adapt.steps[1].return) > 1e-3, 'while the full step moves it');
     await assert.rejects(adaptToTask({ checkpoint: out, sampler, task: { kind: 'point', goal: [-0.8, 0.7] }, steps: 2, rollouts: 8, laterStepScale: -1 }), /laterStepScale must be a finite number >= 0/);
+    // laterStepSize: plain steps of that size after the first; a tiny one keeps the one-step policy too
+    const plain = await adaptToTask({ checkpoint: out, sampler, task: { kind: 'point', goal: [-0.8, 0.7] }, steps: 2, rollouts: 8, seed: 1, laterStepSize: 1e-9 });
+    assert.ok(Math.abs(plain.steps[1].return - adapt.steps[1].return) < 1e-9, 'the first step takes the learned step sizes');
+    assert.ok(Math.abs(plain.steps[2].return - plain.steps[1].return) < 1e-3, `a 1e-9 step keeps step 1's policy: ${plain.steps[1].return} vs ${plain.steps[2].return}`);
+    await assert.rejects(
+      adaptToTask({ checkpoint: out, sampler, task: { kind: 'point', goal: [-0.8, 0.7] }, steps: 2, rollouts: 8, laterStepSize: 0.001, laterStepScale: 0.25 }),
+      /not both/,
+    );
+    await assert.rejects(adaptToTask({ checkpoint: out, sampler, task: { kind: 'point', goal: [-0.8, 0.7] }, steps: 2, rollouts: 8, laterStepSize: 0 }), /laterStepSize must be a finite number > 0/);
   });
 
   it('tasks per Adam step: shuffled chunks that partition the tasks; meta-training on chunks still learns', async () => {

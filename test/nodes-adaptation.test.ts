@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import sinon from 'sinon';
 import type { InProcessRuntime } from '../src/graph/inprocess.js';
 import { startNode, type RunningNode } from '../src/graph/node-entry.js';
@@ -164,7 +165,8 @@ describe('nodes: adaptation', function () {
     assert.equal(status.at(-1)!.updates_applied, 1);
   });
 
-  it('later_step_scale multiplies the learned step sizes of the second step, not the first', async () => {
+  /** Runs two steps with `later` set and checks the sent φ₁ (learned α) and φ₂ (`laterSizes(α)`). */
+  async function secondStepTakes(later: Msg, laterSizes: (alpha: Params) => Params, what: string): Promise<Msg> {
     rt = quietRuntime();
     stdout = sinon.stub(process.stdout, 'write').returns(true);
     const horizon = 5;
@@ -173,7 +175,7 @@ describe('nodes: adaptation', function () {
     const params = record<Msg>(probe, 'gmps_msgs/msg/PolicyParams', '/policy/params', 'latched');
     const out = mkdtempSync(path.join(tmpdir(), 'gmps-adapt-'));
     running = await startNode(rt, adaptationNode, {
-      parameterOverrides: { checkpoint: ck, target_deg: 25.0, steps: 2, rollouts: 3, horizon, output_dir: out, seed: 3, later_step_scale: 0.25 },
+      parameterOverrides: { checkpoint: ck, target_deg: 25.0, steps: 2, rollouts: 3, horizon, output_dir: out, seed: 3, ...later },
     });
     await running.done;
     stdout.restore();
@@ -181,10 +183,10 @@ describe('nodes: adaptation', function () {
     await until(rt, () => params.length === 3, 'three parameter sets');
     assert.deepEqual(trials.map((t) => t.version), [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
     ref = await loadInferencePolicy(ck);
-    const quarter = scaleParams(ref.stepSizes, 0.25);
+    const sizes = laterSizes(ref.stepSizes);
     const batch = (from: number) => toAdaptBatch(trials.slice(from, from + 3).map(asTrajectory), 'state');
     const phi1 = adaptStep(ref.policy, ref.params, ref.stepSizes, batch(0));
-    const phi2 = adaptStep(ref.policy, phi1, quarter, batch(4));
+    const phi2 = adaptStep(ref.policy, phi1, sizes, batch(4));
     const phi2Full = adaptStep(ref.policy, phi1, ref.stepSizes, batch(4));
     try {
       const close = (sent: Msg, want: Params) =>
@@ -193,12 +195,33 @@ describe('nodes: adaptation', function () {
           return Array.from(w).every((x, i) => Math.abs(t.data[i] - x) <= 1e-6 * Math.max(1, Math.abs(x)));
         });
       assert.ok(close(params[1]!, phi1), 'the first step uses the learned step sizes');
-      assert.ok(close(params[2]!, phi2), 'the second step uses 0.25 x the learned step sizes');
+      assert.ok(close(params[2]!, phi2), `the second step uses ${what}`);
       assert.ok(!close(params[2]!, phi2Full), 'and differs from a step with the full step sizes');
     } finally {
-      for (const p of [quarter, phi1, phi2, phi2Full]) disposeParams(p);
+      for (const p of [sizes, phi1, phi2, phi2Full]) disposeParams(p);
     }
-    assert.equal(JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8')).laterStepScale, 0.25);
+    return JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
+  }
+
+  it('later_step_scale multiplies the learned step sizes of the second step, not the first', async () => {
+    const report = await secondStepTakes({ later_step_scale: 0.25 }, (alpha) => scaleParams(alpha, 0.25), '0.25 x the learned step sizes');
+    assert.equal(report.laterStepScale, 0.25);
+    assert.equal(report.laterStepSize, undefined);
+  });
+
+  it('later_step_size > 0 makes the second step a plain policy-gradient step of that size', async () => {
+    const fixed = (alpha: Params): Params => Object.fromEntries(Object.entries(alpha).map(([k, t]) => [k, tf.fill(t.shape, 0.001)]));
+    const report = await secondStepTakes({ later_step_size: 0.001 }, fixed, 'the fixed size 0.001 on every adaptable element');
+    assert.equal(report.laterStepSize, 0.001);
+    assert.equal(report.laterStepScale, undefined);
+  });
+
+  it('refuses later_step_size together with a later_step_scale other than 1, naming both', async () => {
+    rt = quietRuntime();
+    await assert.rejects(
+      startNode(rt, adaptationNode, { parameterOverrides: { checkpoint: ck, target_deg: 25.0, later_step_size: 0.001, later_step_scale: 0.25 } }),
+      /later_step_size \(0.001\) and later_step_scale \(0.25\) both size the steps after the first: set later_step_size to 0.0 or later_step_scale to 1.0/,
+    );
   });
 
   it('fails with what is missing when a trial stalls', async () => {

@@ -7,14 +7,15 @@
  * that the next gradient step learns from. Step 0 is the meta-policy before any adaptation.
  * Success = the fraction of rollouts whose episode ends in the task's success state.
  *
- * α is meta-trained for one step from θ; `laterStepScale` multiplies it for the steps after the first
- * (default 1: the learned α at every step, as GMPS's test launcher).
+ * α is meta-trained for one step from θ; for the steps after the first, `laterStepScale` multiplies it
+ * (default 1: the learned α at every step, as GMPS's test launcher), or `laterStepSize` replaces it by
+ * plain policy-gradient steps of that size.
  */
 import type { TaskParams } from '../../sim/types.js';
 import { toAdaptBatch } from './advantages.js';
 import { finalStats } from './eval.js';
 import { scriptedExpert, rolloutExpert } from './expert.js';
-import { AdaptationStepSizes, adaptStep, checkLaterStepScale } from './gmps.js';
+import { AdaptationStepSizes, adaptStep, checkLaterSteps } from './gmps.js';
 import { checkSamplerFor, loadCheckpoint, meanReturn, policyAct, POST_UPDATE_STD_SCALE, successRate } from './meta-train.js';
 import { disposeParams, type Params } from './policy/index.js';
 import { Rng } from './rng.js';
@@ -53,6 +54,8 @@ export interface AdaptOptions {
   stdScale?: number;
   /** Multiplies the learned step sizes of the steps after the first (default 1; 0 keeps the one-step policy). */
   laterStepScale?: number;
+  /** Instead of `laterStepScale`: plain policy-gradient steps of this size after the first step. */
+  laterStepSize?: number;
   /** Rollouts of the evaluation with σ ×1e-5 (default 2: the simulator is deterministic). */
   evalRollouts?: number;
   onStep?: (s: AdaptStepResult) => void;
@@ -66,7 +69,7 @@ function stepOutcome(kind: TaskParams['kind'], explore: readonly Trajectory[], e
 export async function adaptToTask(opts: AdaptOptions): Promise<AdaptResult> {
   if (!Number.isInteger(opts.steps) || opts.steps < 0) throw new Error(`steps must be an integer >= 0, got ${opts.steps}`);
   if (!Number.isInteger(opts.rollouts) || opts.rollouts < 2) throw new Error(`rollouts must be an integer >= 2 (advantages need a batch), got ${opts.rollouts}`);
-  checkLaterStepScale(opts.laterStepScale ?? 1);
+  checkLaterSteps(opts);
   const ck = await loadCheckpoint(opts.checkpoint);
   if (ck.state.config.task !== opts.task.kind) {
     throw new Error(`the checkpoint was meta-trained on '${ck.state.config.task}' tasks, not '${opts.task.kind}'`);
@@ -80,7 +83,7 @@ export async function adaptToTask(opts: AdaptOptions): Promise<AdaptResult> {
     throw err;
   }
   const { policy, stepSizes } = ck;
-  const schedule = new AdaptationStepSizes(stepSizes, opts.laterStepScale ?? 1);
+  const schedule = AdaptationStepSizes.forPolicy(policy, stepSizes, opts);
   const mode = ck.state.config.obsMode;
   const rng = new Rng(`${opts.seed ?? 0}-adapt`);
   let params: Params = ck.params;

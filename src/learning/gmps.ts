@@ -18,6 +18,7 @@ import './policy/gradients.js';
 import { Adam, type AdamOptions } from './adam.js';
 import { headMeanPerTask, innerGradients, MIN_LOG_STD, stopGradient } from './policy/head.js';
 import type { GmpsPolicy } from './policy/policy.js';
+import { initStepSizes } from './policy/mlp.js';
 import { disposeParams, scaleParams, type Params } from './policy/params.js';
 import type { AdaptBatch, TaskBatch } from './types.js';
 
@@ -345,6 +346,24 @@ export function checkLaterStepScale(s: number): void {
   if (!(Number.isFinite(s) && s >= 0)) throw new Error(`laterStepScale must be a finite number >= 0, got ${s}`);
 }
 
+/** How the adaptation steps after the first are sized (see `AdaptationStepSizes.forPolicy`). */
+export interface LaterSteps {
+  laterStepSize?: number;
+  laterStepScale?: number;
+}
+
+/** Throws unless `later` names at most one usable way to size the steps after the first. */
+export function checkLaterSteps(later: LaterSteps): void {
+  const { laterStepSize, laterStepScale } = later;
+  if (laterStepSize !== undefined && laterStepScale !== undefined) {
+    throw new Error('give laterStepSize (a fixed size for the later steps) or laterStepScale (a multiple of the first step sizes), not both');
+  }
+  if (laterStepSize !== undefined && !(Number.isFinite(laterStepSize) && laterStepSize > 0)) {
+    throw new Error(`laterStepSize must be a finite number > 0, got ${laterStepSize}`);
+  }
+  if (laterStepScale !== undefined) checkLaterStepScale(laterStepScale);
+}
+
 /**
  * The step sizes of successive meta-test steps: the learned α for the first (the one it is meta-trained
  * for), and for every step after it either `later`·α (a number: 1 = α at every step, as GMPS's test
@@ -364,6 +383,19 @@ export class AdaptationStepSizes {
     } else {
       this.later = later;
     }
+  }
+
+  /**
+   * The schedule for a policy's adaptation: after the first step, either plain policy-gradient steps of
+   * the fixed size `laterStepSize` on every adaptable element, or `laterStepScale`·α (default 1: α at
+   * every step); not both.
+   */
+  static forPolicy(policy: GmpsPolicy, learned: Params, later: LaterSteps): AdaptationStepSizes {
+    checkLaterSteps(later);
+    if (later.laterStepSize !== undefined) {
+      return new AdaptationStepSizes(learned, initStepSizes(policy.shapes, policy.adaptable, later.laterStepSize));
+    }
+    return new AdaptationStepSizes(learned, later.laterStepScale ?? 1);
   }
 
   /** Step sizes of step k (0 = the first step). */

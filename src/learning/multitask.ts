@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { TaskKind, TaskParams } from '../../sim/types.js';
 import { toAdaptBatch } from './advantages.js';
 import { Adam } from './adam.js';
-import { AdaptationStepSizes, adaptStep, checkLaterStepScale } from './gmps.js';
+import { AdaptationStepSizes, adaptStep } from './gmps.js';
 import {
   checkSamplerFor,
   drawTasks,
@@ -295,13 +295,14 @@ export async function fineTune(
   const mode = obsModeOf(policy);
   checkSamplerFor({ obsMode: mode, policy: policy.config }, sampler);
   const fill = (v: number): Params => initStepSizes(policy.shapes, policy.adaptable, v);
-  if (c.laterStepSize !== undefined && !(c.laterStepSize > 0)) throw new Error(`laterStepSize must be a positive number, got ${c.laterStepSize}`);
-  if (c.laterStepSize !== undefined && c.laterStepScale !== undefined) {
-    throw new Error('give laterStepSize (a fixed size for the later steps) or laterStepScale (a multiple of the first step sizes), not both');
-  }
-  if (c.laterStepScale !== undefined) checkLaterStepScale(c.laterStepScale);
   const stepSizes: Params = alphas ?? fill(c.fineTuneStepSize);
-  const schedule = new AdaptationStepSizes(stepSizes, c.laterStepSize !== undefined ? fill(c.laterStepSize) : (c.laterStepScale ?? 1));
+  let schedule: AdaptationStepSizes;
+  try {
+    schedule = AdaptationStepSizes.forPolicy(policy, stepSizes, c);
+  } catch (err) {
+    if (!alphas) disposeParams(stepSizes);
+    throw err;
+  }
   const returns = new Array<number>(c.fineTuneSteps + 1).fill(0);
   const success = new Array<number>(c.fineTuneSteps + 1).fill(0);
   let envSamples = 0;

@@ -399,19 +399,30 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--goal <x,y>', 'push/point goal')
     .option('--steps <n>', 'adaptation steps', '3')
     .option('--rollouts <k>', 'rollouts per step', '20')
-    .option('--later-step-scale <s>', 'multiply the learned step sizes of the steps after the first (α is meta-trained for one step; 0 keeps the one-step policy)', '1')
+    .option('--later-step-scale <s>', 'multiply the learned step sizes of the steps after the first (α is meta-trained for one step; 0 keeps the one-step policy; default 1)')
+    .option('--later-step-size <a>', 'instead of --later-step-scale: plain policy-gradient steps of size a after the first (e.g. 0.001)')
     .option('--seed <n>', 'sampling seed (and the task draw when no target is given)', '0')
     .option('--envs <n>', 'envs stepped in parallel', '10')
     .option('--workers <n>', 'env worker threads (0: main thread)')
     .option('--backend <name>', 'tfjs backend')
     .option('--json', 'print { steps: [{ step, return, success }], expertReturn } on stdout')
-    .action(async (o: { checkpoint: string; task: string; targetDeg?: string; goal?: string; steps: string; rollouts: string; laterStepScale: string; seed: string; envs?: string; workers?: string; backend?: string; json?: boolean }) => {
+    .action(async (o: { checkpoint: string; task: string; targetDeg?: string; goal?: string; steps: string; rollouts: string; laterStepScale?: string; laterStepSize?: string; seed: string; envs?: string; workers?: string; backend?: string; json?: boolean }) => {
       const task = taskKind(o.task);
       const seed = int('--seed', o.seed, 0);
       const steps = int('--steps', o.steps, 0);
       const rollouts = int('--rollouts', o.rollouts, 2);
-      const laterStepScale = num('--later-step-scale', o.laterStepScale);
-      if (!(laterStepScale >= 0)) throw new CliError(`--later-step-scale must be a number >= 0, got ${o.laterStepScale}`);
+      if (o.laterStepScale !== undefined && o.laterStepSize !== undefined) {
+        throw new CliError('give --later-step-scale (a multiple of the learned step sizes) or --later-step-size (a fixed plain step), not both');
+      }
+      const later: { laterStepScale?: number; laterStepSize?: number } = {};
+      if (o.laterStepScale !== undefined) {
+        later.laterStepScale = num('--later-step-scale', o.laterStepScale);
+        if (!(later.laterStepScale >= 0)) throw new CliError(`--later-step-scale must be a number >= 0, got ${o.laterStepScale}`);
+      }
+      if (o.laterStepSize !== undefined) {
+        later.laterStepSize = num('--later-step-size', o.laterStepSize);
+        if (!(later.laterStepSize > 0)) throw new CliError(`--later-step-size must be a number > 0, got ${o.laterStepSize}`);
+      }
       await useBackend(o.backend);
       let target = targetTask(task, o);
       if (!target) {
@@ -431,7 +442,7 @@ export function registerLearning(program: Command, _bench: Command): void {
           task: target!,
           steps,
           rollouts,
-          laterStepScale,
+          ...later,
           seed,
           onStep: (s) => {
             if (o.json) return;
