@@ -43,6 +43,8 @@ export interface AdaptationStepRow {
   step: number;
   return: number;
   success: number;
+  /** Where the round's mean-action trial left the door (deg); null when no door angle arrived. */
+  finalDoorAngleDeg: number | null;
 }
 
 export interface AdaptationReport {
@@ -127,7 +129,9 @@ const node = defineNode({
     const startTrial = ros.createClient('gmps_msgs/srv/StartTrial', 'policy/start_trial');
     const reset = ros.createClient('gmps_msgs/srv/ResetEpisode', p.resetService);
 
-    let current: { id: number; buf: TrialBuffer; error?: Error; progressAt: number; wake?: () => void } | undefined;
+    let current: { id: number; buf: TrialBuffer; finalAngleRad?: number; error?: Error; progressAt: number; wake?: () => void } | undefined;
+    /** The reward node's latest door angle (rad); it publishes the angle of a step before its reward. */
+    let doorAngle: number | undefined;
     const progress = (fn: (buf: TrialBuffer) => void): void => {
       const c = current;
       if (!c || c.error) return;
@@ -146,8 +150,12 @@ const node = defineNode({
         );
       }
     });
+    ros.createSubscription<{ data: number }>('std_msgs/msg/Float64', 'door_angle', {}, (m) => void (doorAngle = m.data));
     ros.createSubscription<{ data: number }>('std_msgs/msg/Float64', 'reward', {}, (m) => {
-      if (current?.buf.awaitingReward) progress((b) => b.addReward(m.data));
+      const c = current;
+      if (!c?.buf.awaitingReward) return;
+      progress((b) => b.addReward(m.data));
+      if (c.buf.rewards.length === p.horizon) c.finalAngleRad = doorAngle;
     });
     ros.createSubscription<{ data: boolean }>('std_msgs/msg/Bool', 'success', {}, (m) => {
       if (current) progress((b) => b.addSuccess(m.data));
@@ -163,12 +171,14 @@ const node = defineNode({
         mean_return: row?.return ?? 0,
         success_rate: row?.success ?? 0,
         updates_applied: updates,
+        final_door_angle_deg: row?.finalDoorAngleDeg ?? NaN,
       });
     const print = (line: string): void => {
       if (p.printTable) process.stdout.write(`${line}\n`);
     };
 
-    const runTrial = async (id: number, version: number, deterministic = false): Promise<TrialBuffer> => {
+    /** Runs one trial; `finalAngleDeg` is where it left the door (undefined when no door angle arrived). */
+    const runTrial = async (id: number, version: number, deterministic = false): Promise<{ buf: TrialBuffer; finalAngleDeg?: number }> => {
       const buf = new TrialBuffer(p.horizon, obsDim, actDim);
       const c: NonNullable<typeof current> = { id, buf, progressAt: performance.now() };
       current = c;
@@ -195,7 +205,7 @@ const node = defineNode({
           });
         }
         if (c.error) throw c.error;
-        return buf;
+        return { buf, ...(c.finalAngleRad !== undefined ? { finalAngleDeg: c.finalAngleRad / DEG } : {}) };
       } finally {
         current = undefined;
       }
@@ -210,29 +220,32 @@ const node = defineNode({
       paramsPub.publish({ header: { stamp: ros.now().toMsg(), frame_id: '' }, version, tensors: [] });
       let params: Params = ck.params;
       const schedule = AdaptationStepSizes.forPolicy(policy, ck.stepSizes, later);
-      const rows: Array<AdaptationStepRow & { trialReturns: number[] }> = [];
+      const rows: Array<AdaptationStepRow & { trialReturns: number[]; trialFinalDoorAnglesDeg: Array<number | null> }> = [];
       let trialId = 0;
       print(`adapting to a door target of ${targetDeg} deg: ${p.steps} steps x ${p.rollouts} trials of ${p.horizon} control steps`);
-      print('step    return   success');
+      print('step    return   success   door (deg)');
       try {
         for (let k = 0; k <= p.steps; k++) {
-          const trials: TrialBuffer[] = [];
+          const sampled: Array<{ buf: TrialBuffer; finalAngleDeg?: number }> = [];
           for (let r = 0; r < p.rollouts; r++) {
             status('collecting', trialId, k);
-            trials.push(await runTrial(++trialId, version));
+            sampled.push(await runTrial(++trialId, version));
           }
+          const trials = sampled.map((t) => t.buf);
           // as GMPS's test protocol: the step's result is the mean action's episode; the sampled trials explore
           status('collecting', trialId, k);
           const evaluation = await runTrial(++trialId, version, true);
-          const returns = trials.map((t) => t.return);
           const row = {
             step: k,
-            return: evaluation.return,
-            success: evaluation.success ? 1 : 0,
-            trialReturns: returns,
+            return: evaluation.buf.return,
+            success: evaluation.buf.success ? 1 : 0,
+            finalDoorAngleDeg: evaluation.finalAngleDeg ?? null,
+            trialReturns: trials.map((t) => t.return),
+            trialFinalDoorAnglesDeg: sampled.map((t) => t.finalAngleDeg ?? null),
           };
           rows.push(row);
-          print(`${String(k).padStart(4)}  ${row.return.toFixed(2).padStart(8)}  ${row.success.toFixed(2).padStart(8)}`);
+          const angle = row.finalDoorAngleDeg === null ? 'n/a' : row.finalDoorAngleDeg.toFixed(1);
+          print(`${String(k).padStart(4)}  ${row.return.toFixed(2).padStart(8)}  ${row.success.toFixed(2).padStart(8)}  ${angle.padStart(11)}`);
           status(k < p.steps ? 'updating' : 'done', trialId, k, row);
           if (k < p.steps) {
             const next = adaptOnTrials(policy, params, schedule.at(k), trials, task, obsMode);
@@ -249,7 +262,10 @@ const node = defineNode({
         if (params !== ck.params) disposeParams(params);
         schedule.dispose();
       }
-      const report: AdaptationReport = { targetDeg, steps: rows.map(({ step, return: ret, success }) => ({ step, return: ret, success })) };
+      const report: AdaptationReport = {
+        targetDeg,
+        steps: rows.map(({ step, return: ret, success, finalDoorAngleDeg }) => ({ step, return: ret, success, finalDoorAngleDeg })),
+      };
       const dir = p.outputDir || path.join('runs', `adapt-door-${new Date().toISOString().replace(/[:.]/g, '-')}`);
       await mkdir(dir, { recursive: true });
       await writeFile(
@@ -265,6 +281,7 @@ const node = defineNode({
             horizon: p.horizon,
             seed: p.seed,
             trialReturns: rows.map((r) => r.trialReturns),
+            trialFinalDoorAnglesDeg: rows.map((r) => r.trialFinalDoorAnglesDeg),
             seconds: Math.round((performance.now() - started) / 100) / 10,
           },
           null,

@@ -2,7 +2,8 @@
  * Door reward node: the GMPS door reward (`doorReward`, sparse or dense) from the door angle, the target angle
  * and the finger-handle distance, published on `reward` once per control period of the node clock (under
  * use_sim_time with the lock-step simulator: once per simulator step), with `success` (|angle − target| within
- * `success_tolerance_rad`).
+ * `success_tolerance_rad`), and the door angle it used on `door_angle` (std_msgs/Float64, rad; the adaptation node
+ * reports where each trial left the door from it).
  *
  * `angle_source`: `sim` reads the simulator's privileged `task/door_angle` and `task/grasp_distance`;
  * `encoder` reads `encoder/door_angle` (std_msgs/Float64, rad, remap it to your encoder) and computes the grasp
@@ -68,6 +69,7 @@ const node = defineNode({
     if (asked === 'auto') log.info(`door angle source: ${source} (${source === 'sim' ? 'simulator time' : 'wall time, calibrated hinge'})`);
     const rewardPub = ros.createPublisher('std_msgs/msg/Float64', 'reward');
     const successPub = ros.createPublisher('std_msgs/msg/Bool', 'success');
+    const anglePub = ros.createPublisher('std_msgs/msg/Float64', 'door_angle');
 
     let angle: number | undefined;
     let grasp: number | undefined;
@@ -104,6 +106,8 @@ const node = defineNode({
         }
         return;
       }
+      // The angle first: a subscriber that pairs it with the step's reward has it when the reward arrives.
+      anglePub.publish({ data: angle });
       rewardPub.publish({ data: doorReward(grasp, angle, target, ros.getParameter<boolean>('dense')) });
       successPub.publish({ data: Math.abs(angle - target) < ros.getParameter<number>('success_tolerance_rad') });
     });

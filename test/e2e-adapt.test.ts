@@ -25,8 +25,11 @@ describe('e2e: gmps launch launch/adapt_door.launch.yaml', function () {
     for (const s of last.steps) {
       assert.ok(Number.isFinite(s.return) && s.return >= 0, `sparse return ${s.return}`);
       assert.ok(s.success >= 0 && s.success <= 1);
+      // the reward node's door angle at the trial's end: the simulator's door, shut or opened within its range
+      const deg = (s as { finalDoorAngleDeg: number }).finalDoorAngleDeg;
+      assert.ok(Number.isFinite(deg) && deg > -1 && deg < 180, `final door angle ${deg}`);
     }
-    assert.ok(lines.some((l) => /^step\s+return\s+success$/.test(l)), 'the human table is printed too');
+    assert.ok(lines.some((l) => /^step\s+return\s+success\s+door \(deg\)$/.test(l)), 'the human table is printed too');
     const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
     assert.deepEqual(report.steps, last.steps);
     assert.equal(report.obsMode, 'vision');
@@ -52,7 +55,7 @@ describe('e2e: gmps launch launch/adapt_door.launch.yaml', function () {
       const args = ['--import', 'tsx', 'src/cli/main.ts', 'launch', 'launch/adapt_door.launch.yaml'];
       args.push(`target_deg:=${targetDeg.toFixed(1)}`, 'steps:=1', `output_dir:=${out}`, '--json');
       const { stdout } = await run(process.execPath, args, { maxBuffer: 1 << 24 });
-      const last = JSON.parse(stdout.trim().split('\n').at(-1)!) as { steps: Array<{ step: number; return: number; success: number }> };
+      const last = JSON.parse(stdout.trim().split('\n').at(-1)!) as { steps: Array<{ step: number; return: number; success: number; finalDoorAngleDeg: number }> };
       const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
       assert.equal(report.obsMode, 'vision');
       assert.equal(report.rollouts, 20, 'the launch default: steps of 20 trials, as the checkpoints were meta-trained for');
@@ -63,6 +66,10 @@ describe('e2e: gmps launch launch/adapt_door.launch.yaml', function () {
     // 35 deg 134.7 → 156.6, success 0 → 1.
     const [b20, a20] = await adaptOnce(20);
     assert.ok(a20.return > b20.return + 30, `20 deg: return ${b20.return} → ${a20.return}`);
+    assert.ok(
+      Math.abs(a20.finalDoorAngleDeg - 20) < Math.abs(b20.finalDoorAngleDeg - 20),
+      `20 deg: the adapted policy leaves the door nearer its target (${b20.finalDoorAngleDeg} → ${a20.finalDoorAngleDeg} deg)`,
+    );
     const [b35, a35] = await adaptOnce(35);
     assert.ok(a35.return > b35.return + 10, `35 deg: return ${b35.return} → ${a35.return}`);
     assert.ok(a35.success >= 0.5 && b35.success < 0.5, `35 deg: success ${b35.success} → ${a35.success}`);

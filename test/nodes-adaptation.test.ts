@@ -40,13 +40,14 @@ describe('nodes: adaptation', function () {
    * Stands in for policy, simulator and reward nodes: on each reset it plays `horizon` recorded steps of
    * random observations and actions with the armed trial's id, each followed by a reward and success flag.
    */
-  function fakeGraph(horizon: number) {
+  function fakeGraph(horizon: number, publishAngles = true) {
     const fake = rt!.createNode('fake');
     const stepPub = fake.createPublisher('gmps_msgs/msg/PolicyStep', '/policy/steps');
     const rewardPub = fake.createPublisher('std_msgs/msg/Float64', '/reward');
     const successPub = fake.createPublisher('std_msgs/msg/Bool', '/success');
+    const anglePub = fake.createPublisher('std_msgs/msg/Float64', '/door_angle');
     const rng = new Rng('fake-graph');
-    const trials: Array<{ obs: number[][]; actions: number[][]; rewards: number[]; success: boolean[]; version: number; deterministic: boolean }> = [];
+    const trials: Array<{ obs: number[][]; actions: number[][]; rewards: number[]; success: boolean[]; angles: number[]; version: number; deterministic: boolean }> = [];
     let armed: { trial: number; version: number; deterministic: boolean } | undefined;
     fake.createService('gmps_msgs/srv/StartTrial', '/policy/start_trial', (req: Msg) => {
       armed = { trial: req.trial, version: req.params_version, deterministic: req.deterministic };
@@ -56,7 +57,7 @@ describe('nodes: adaptation', function () {
       assert.ok(Math.abs(req.target_rad - (25 * Math.PI) / 180) < 1e-12);
       const a = armed!;
       armed = undefined;
-      const t = { obs: [] as number[][], actions: [] as number[][], rewards: [] as number[], success: [] as boolean[], version: a.version, deterministic: a.deterministic };
+      const t = { obs: [] as number[][], actions: [] as number[][], rewards: [] as number[], success: [] as boolean[], angles: [] as number[], version: a.version, deterministic: a.deterministic };
       trials.push(t);
       setImmediate(() => {
         for (let k = 0; k < horizon; k++) {
@@ -64,6 +65,8 @@ describe('nodes: adaptation', function () {
           const action = Array.from({ length: 3 }, () => rng.uniform(-1.2, 1.2));
           const r = Math.max(0, rng.uniform(-2, 5));
           const ok = rng.next() < 0.5;
+          const angle = rng.uniform(0, 1);
+          t.angles.push(angle);
           t.obs.push(obs);
           t.actions.push(action);
           t.rewards.push(r);
@@ -78,6 +81,7 @@ describe('nodes: adaptation', function () {
             mean: action.map((x) => x * 0.5),
             log_std: [0, 0, 0],
           });
+          if (publishAngles) anglePub.publish({ data: angle }); // as the reward node: the step's angle, then its reward
           rewardPub.publish({ data: r });
           successPub.publish({ data: ok });
         }
@@ -120,7 +124,7 @@ describe('nodes: adaptation', function () {
     running = await startNode(rt, adaptationNode, {
       parameterOverrides: { checkpoint: ck, target_deg: 25.0, steps: 1, rollouts: 3, horizon, output_dir: out, seed: 2 },
     });
-    const report = (await running.done) as { targetDeg: number; steps: Array<{ step: number; return: number; success: number }> };
+    const report = (await running.done) as { targetDeg: number; steps: Array<{ step: number; return: number; success: number; finalDoorAngleDeg: number | null }> };
     stdout.restore();
     stdout = undefined;
     await until(rt, () => params.length === 2, 'two parameter sets');
@@ -163,6 +167,26 @@ describe('nodes: adaptation', function () {
     assert.ok(existsSync(path.join(out, 'adaptation.svg')) && existsSync(path.join(out, 'adaptation.html')));
     assert.equal(status.at(-1)!.phase, 'done');
     assert.equal(status.at(-1)!.updates_applied, 1);
+    // where each trial left the door: the last door_angle before its last reward, in degrees
+    const lastDeg = (t: { angles: number[] }) => (t.angles.at(-1)! * 180) / Math.PI;
+    assert.deepEqual(report.steps.map((s) => s.finalDoorAngleDeg), [lastDeg(trials[3]!), lastDeg(trials[7]!)]);
+    assert.deepEqual(file.trialFinalDoorAnglesDeg, [trials.slice(0, 3).map(lastDeg), trials.slice(4, 7).map(lastDeg)]);
+    assert.equal(status.at(-1)!.final_door_angle_deg, lastDeg(trials[7]!));
+    assert.ok(Number.isNaN(status[0]!.final_door_angle_deg), 'NaN before the first scored trial');
+  });
+
+  it('without door_angle messages the report says null and the status NaN, and adaptation still runs', async () => {
+    rt = quietRuntime();
+    fakeGraph(4, false);
+    const probe = rt.createNode('probe');
+    const status = record<Msg>(probe, 'gmps_msgs/msg/AdaptationStatus', '/adaptation/status', 'latched');
+    running = await startNode(rt, adaptationNode, {
+      parameterOverrides: { checkpoint: ck, target_deg: 25.0, steps: 1, rollouts: 2, horizon: 4, print_table: false, output_dir: mkdtempSync(path.join(tmpdir(), 'gmps-adapt-')) },
+    });
+    const report = (await running.done) as { steps: Array<{ finalDoorAngleDeg: number | null }> };
+    assert.deepEqual(report.steps.map((s) => s.finalDoorAngleDeg), [null, null]);
+    await until(rt, () => status.at(-1)?.phase === 'done', 'the done status');
+    assert.ok(Number.isNaN(status.at(-1)!.final_door_angle_deg));
   });
 
   /** Runs two steps with `later` set and checks the sent φ₁ (learned α) and φ₂ (`laterSizes(α)`). */

@@ -24,6 +24,7 @@ describe('nodes: reward', function () {
     const probe = rt.createNode('probe');
     const rewards = record<Msg>(probe, 'std_msgs/msg/Float64', 'reward');
     const success = record<Msg>(probe, 'std_msgs/msg/Bool', 'success');
+    const angles = record<Msg>(probe, 'std_msgs/msg/Float64', 'door_angle');
     const pub = (type: string, topic: string, qos?: 'latched' | 'clock') => probe.createPublisher(type, topic, qos ? { qos } : {});
     const clock = pub('rosgraph_msgs/msg/Clock', '/clock', 'clock');
     node = await startNode(rt, rewardNode, { parameterOverrides: { use_sim_time: true, ...params } });
@@ -35,7 +36,8 @@ describe('nodes: reward', function () {
       t += 0.05;
       clock.publish({ clock: RosTime.fromSeconds(t).toMsg() });
       await until(rt, () => rewards.length === n + 1, 'a reward');
-      return { reward: rewards.at(-1)!.data as number, success: success.at(-1)!.data as boolean };
+      assert.equal(angles.length, rewards.length, 'one door_angle per reward');
+      return { reward: rewards.at(-1)!.data as number, success: success.at(-1)!.data as boolean, angle: angles.at(-1)!.data as number };
     };
     return { pub, step, rewards };
   }
@@ -50,6 +52,7 @@ describe('nodes: reward', function () {
     grasp.publish({ data: 0.05 });
     let r = await step();
     assert.ok(Math.abs(r.reward - 10 * (0.5 - 0.1)) < 1e-12, `reward ${r.reward}`);
+    assert.equal(r.angle, 0.4, 'the angle the reward was computed from');
     assert.equal(r.success, false, '0.1 rad off is not within 5 deg');
     angle.publish({ data: 0.52 });
     r = await step();
@@ -84,6 +87,7 @@ describe('nodes: reward', function () {
     hand.publish(at(0.5));
     let r = await step();
     assert.ok(Math.abs(r.reward - 10 * (0.6 - 0.1)) < 1e-9, `reward ${r.reward}`);
+    assert.ok(Math.abs(r.angle - 0.5) < 1e-9, `the hand's angle on the hinge circle: ${r.angle}`);
     hand.publish(at(0.5, 0.15));
     r = await step();
     assert.equal(r.reward, 0, 'hand 15 cm off the handle circle is not grasping');
