@@ -3,7 +3,7 @@
  * `rollouts` trials: arm the policy node for `horizon` steps (`policy/start_trial`), reset the episode to the
  * target (`sim/reset_episode`, gmps_msgs/srv/ResetEpisode), and collect what the policy did (`policy/steps`,
  * gmps_msgs/msg/PolicyStep) with the reward node's `reward` and `success`, paired in order (one reward per
- * control step). After a round it takes the GMPS policy-gradient step with the learned step sizes
+ * control step), and where the trial left the door (the reward node's `door_angle` before the last reward). After a round it takes the GMPS policy-gradient step with the learned step sizes
  * (`adaptOnTrials` → `adaptStep`) and publishes the adapted parameters on `policy/params`; the next round's
  * trials wait for that version. Round k's sampled trials explore; its return and success are those of one more
  * trial with the mean action (GMPS's test protocol, σ ×1e-5), so round 0 is the meta-policy before any
