@@ -165,6 +165,7 @@ describe('graph in-process runtime', () => {
       mean_return: -3.5,
       success_rate: 0.5,
       updates_applied: 1,
+      final_door_angle_deg: NaN, // float64 carries NaN (no angle yet), as in ROS 2
     };
     pub.publish(ok);
     assert.throws(() => pub.publish({ ...ok, trial: -1 }), /trial/);
