@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -107,7 +108,11 @@ describe('baselines: GMPS runs from a meta-trained checkpoint (gmps experiment -
     const spec = JSON.parse(printed) as { runs: RunSpec[] };
     assert.ok(spec.runs.some((r) => r.algorithm === 'multitask-imitation'));
     for (const r of spec.runs) assert.equal(r.config.checkpoint, r.algorithm === 'gmps' ? 'checkpoints/door-state' : undefined, r.id);
-    // The adaptation node's launch default (later steps of 0.25·α) is one of the figure's GMPS runs.
+    // The adaptation node's launch default (plain policy-gradient steps of 0.001 after the first) is one of the
+    // figure's GMPS runs, and so is the scaled alternative.
+    const launch = readFileSync('launch/adapt_door.launch.yaml', 'utf8');
+    const size = Number(/name: later_step_size, default: "([^"]+)"/.exec(launch)?.[1]);
+    assert.equal(spec.runs.find((r) => r.id === `gmps-then-pg${size}`)?.config.laterStepSize, size);
     assert.equal(spec.runs.find((r) => r.id === 'gmps-later0.25')?.config.laterStepScale, 0.25);
   });
 });

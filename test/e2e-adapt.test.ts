@@ -18,7 +18,7 @@ describe('e2e: gmps launch launch/adapt_door.launch.yaml', function () {
     args.push(`checkpoint:=${ck}`, 'steps:=1', 'rollouts:=2', 'horizon:=8', 'target_deg:=20.0', 'dense:=false', `output_dir:=${out}`, '--json');
     const { stdout } = await run(process.execPath, args, { maxBuffer: 1 << 24 });
     const lines = stdout.trim().split('\n');
-    const last = JSON.parse(lines.at(-1)!) as { targetDeg: number; steps: Array<{ step: number; return: number; success: number }>; status: string };
+    const last = JSON.parse(lines.at(-1)!) as { targetDeg: number; steps: Array<{ step: number; return: number; success: number; finalDoorAngleDeg: number | null }>; status: string };
     assert.equal(last.status, 'finished');
     assert.equal(last.targetDeg, 20);
     assert.deepEqual(last.steps.map((s) => s.step), [0, 1]);
@@ -26,8 +26,8 @@ describe('e2e: gmps launch launch/adapt_door.launch.yaml', function () {
       assert.ok(Number.isFinite(s.return) && s.return >= 0, `sparse return ${s.return}`);
       assert.ok(s.success >= 0 && s.success <= 1);
       // the reward node's door angle at the trial's end: the simulator's door, shut or opened within its range
-      const deg = (s as { finalDoorAngleDeg: number }).finalDoorAngleDeg;
-      assert.ok(Number.isFinite(deg) && deg > -1 && deg < 180, `final door angle ${deg}`);
+      const deg = s.finalDoorAngleDeg;
+      assert.ok(deg !== null && Number.isFinite(deg) && deg > -1 && deg < 180, `final door angle ${deg}`);
     }
     assert.ok(lines.some((l) => /^step\s+return\s+success\s+door \(deg\)$/.test(l)), 'the human table is printed too');
     const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));

@@ -9,8 +9,8 @@
  *   k adaptation steps, x = k), 'ood' (as 'fineTune' on the Ant's out-of-distribution goals).
  * - `adaptSteps`, `adaptRollouts`: the k-step adaptation protocol of 'fineTune' / 'ood'; GMPS and MAML
  *   `laterStepSize`: the steps after the first are plain policy-gradient steps of this size instead of
- *   repeats of the learned step sizes (which are meta-trained for one step); `laterStepScale`: they
- *   take this multiple of the learned step sizes (the launch default of the adaptation node is 0.25).
+ *   repeats of the learned step sizes (which are meta-trained for one step; the adaptation node's launch
+ *   default is 0.001); `laterStepScale`: they take this multiple of the learned step sizes.
  * - GMPS only, `checkpoint`: a meta-trained checkpoint directory; the run skips meta-training and
  *   adapts that checkpoint to the seed's held-out tasks (the tasks every other algorithm of the seed
  *   adapts to): the 'fineTune' / 'ood' curve, or for 'heldOut' one point at the checkpoint's

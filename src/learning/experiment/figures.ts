@@ -123,8 +123,8 @@ function fig6Runs(s: Sizes, scale: Scale, gmpsExtra: Record<string, unknown>, im
     // Beyond 'small': the baseline's fine-tuning step size swept (0.1 wrecks the cloned policy in
     // one step; 0.001 was its best at medium scale on the door), and GMPS's learned first step
     // followed by plain policy-gradient steps of that size (its α is meta-trained for the first step
-    // only; on the door, repeating it undoes the first step's gain), or by steps of 0.25·α (the
-    // adaptation node's launch default).
+    // only; on the door, repeating it undoes the first step's gain; the adaptation node's launch
+    // default), or by steps of 0.25·α.
     ...(scale === 'small'
       ? []
       : ([
