@@ -7,3 +7,12 @@ export function median(xs: readonly number[]): number {
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
+
+/** The nearest-rank q-quantile of `xs` (0 < q <= 1: the smallest value with at least q of the values at or
+ *  below it; p99 of 100 latencies is the 99th smallest); `xs` is not reordered. */
+export function percentile(xs: readonly number[], q: number): number {
+  if (!xs.length) throw new Error('percentile of no values');
+  if (!(q > 0 && q <= 1)) throw new Error(`percentile: q must be in (0, 1], got ${q}`);
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length, Math.ceil(q * s.length)) - 1];
+}

@@ -1,7 +1,7 @@
 /** `gmps bench meta-step` and `gmps bench policy`: speed of the GMPS learning core. */
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
-import { median } from '../../learning/stats.js';
+import { median, percentile } from '../../learning/stats.js';
 import type { BackendChoice } from '../../learning/backend.js';
 
 function positiveInt(name: string, value: string): number {
@@ -20,11 +20,6 @@ async function useBackend(name: string | undefined): Promise<string> {
   } catch (err) {
     throw new CliError(err instanceof Error ? err.message : String(err));
   }
-}
-
-function percentile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
 }
 
 function print(result: Record<string, unknown>, json?: boolean): void {
