@@ -65,6 +65,23 @@ describe('gmps meta-train / adapt / eval CLI', function () {
     assert.ok(f.perTask.every((t: { task: { goal: number[] }; expertReturn: number }) => JSON.stringify(t.task.goal) !== heldOutGoal && Number.isFinite(t.expertReturn)));
     assert.deepEqual((await fresh('5')).perTask.map((t: { task: unknown }) => t.task), f.perTask.map((t: { task: unknown }) => t.task), 'same seed, same tasks');
     assert.notDeepEqual((await fresh('6')).perTask.map((t: { task: unknown }) => t.task), f.perTask.map((t: { task: unknown }) => t.task));
+
+    // adapt --tasks N: the same fresh tasks as eval's draw, task i sampled with --seed + i, the means per step
+    const many = JSON.parse((await run('node', [...CLI, 'adapt', '--checkpoint', out, '--task', 'point', '--tasks', '2', '--task-seed', '5', '--steps', '1', '--rollouts', '3', '--seed', '4', ...common])).stdout.trim());
+    assert.equal(many.tasks, 2);
+    assert.deepEqual(many.perTask.map((t: { task: unknown }) => t.task), f.perTask.slice(0, 2).map((t: { task: unknown }) => t.task));
+    assert.deepEqual(many.perTask.map((t: { seed: number }) => t.seed), [4, 5]);
+    const g = many.perTask[1].task.goal as number[];
+    const single = JSON.parse((await run('node', [...CLI, 'adapt', '--checkpoint', out, '--task', 'point', '--goal', `${g[0]},${g[1]}`, '--steps', '1', '--rollouts', '3', '--seed', '5', ...common])).stdout.trim());
+    assert.deepEqual(many.perTask[1].steps, single.steps.map((s: { step: number; return: number; success: number }) => ({ step: s.step, return: s.return, success: s.success })));
+    for (const k of [0, 1]) {
+      const m = (many.perTask[0].steps[k].return + many.perTask[1].steps[k].return) / 2;
+      assert.ok(Math.abs(many.steps[k].return - m) < 1e-9, `step ${k}: the mean over the tasks`);
+    }
+    await assert.rejects(
+      run('node', [...CLI, 'adapt', '--checkpoint', out, '--task', 'point', '--tasks', '2', '--goal', '0.4,-0.3', ...common]),
+      (err: { stderr: string }) => /give --tasks n .* or one task .*, not both/.test(err.stderr),
+    );
   });
 
   it('export: a checkpoint without D* and Adam state that adapts and evaluates the same, and refuses to resume', async () => {

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { adaptToTask } from '../src/learning/adapt.js';
+import { adaptToTask, adaptToTasks } from '../src/learning/adapt.js';
 import { initBackend } from '../src/learning/backend.js';
 import { BEST_DIR, defaultMetaTrainConfig, disposeLoaded, explainBackendAbort, loadCheckpoint, metaTrain, taskChunks, type MetaTrainConfig } from '../src/learning/meta-train.js';
 import { disposeParams } from '../src/learning/policy/index.js';
@@ -70,6 +70,24 @@ describe('GMPS meta-training (point task)', function () {
       /not both/,
     );
     await assert.rejects(adaptToTask({ checkpoint: out, sampler, task: { kind: 'point', goal: [-0.8, 0.7] }, steps: 2, rollouts: 8, laterStepSize: 0 }), /laterStepSize must be a finite number > 0/);
+
+    // many tasks: task i is adaptToTask with seed + i, and the per-step numbers are the means over the tasks
+    const goals = [{ kind: 'point' as const, goal: [-0.8, 0.7] as [number, number] }, { kind: 'point' as const, goal: [0.5, -0.6] as [number, number] }];
+    const many = await adaptToTasks({ checkpoint: out, sampler, tasks: goals, steps: 2, rollouts: 8, seed: 1, laterStepSize: 1e-3 });
+    const one = await Promise.all(goals.map((task, i) => adaptToTask({ checkpoint: out, sampler, task, steps: 2, rollouts: 8, seed: 1 + i, laterStepSize: 1e-3 })));
+    assert.equal(many.tasks, 2);
+    assert.deepEqual(many.perTask.map((t) => t.seed), [1, 2]);
+    assert.equal(many.perTask[0].steps[1].return, adapt.steps[1].return, 'task 0 with seed 1: the same first step as above');
+    for (let i = 0; i < 2; i++) {
+      assert.deepEqual(many.perTask[i].task, goals[i]);
+      assert.deepEqual(many.perTask[i].steps, one[i].steps.map((s) => ({ step: s.step, return: s.return, success: s.success })));
+    }
+    for (let k = 0; k <= 2; k++) {
+      assert.ok(Math.abs(many.steps[k].return - (one[0].steps[k].return + one[1].steps[k].return) / 2) < 1e-9, `mean return at step ${k}`);
+      assert.ok(Math.abs(many.steps[k].success - (one[0].steps[k].success + one[1].steps[k].success) / 2) < 1e-12);
+    }
+    assert.ok(Math.abs(many.expertReturn - (one[0].expertReturn + one[1].expertReturn) / 2) < 1e-9);
+    await assert.rejects(adaptToTasks({ checkpoint: out, sampler, tasks: [], steps: 1, rollouts: 8 }), /no tasks to adapt to/);
   });
 
   it('tasks per Adam step: shuffled chunks that partition the tasks; meta-training on chunks still learns', async () => {

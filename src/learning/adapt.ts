@@ -124,3 +124,43 @@ export async function adaptToTask(opts: AdaptOptions): Promise<AdaptResult> {
     disposeParams(stepSizes);
   }
 }
+
+export interface AdaptManyOptions extends Omit<AdaptOptions, 'task' | 'seed' | 'onStep'> {
+  /** The tasks; each is adapted to from the checkpoint's θ, independently of the others. */
+  tasks: readonly TaskParams[];
+  /** Task i samples with seed `seed + i` (default 0), so one task's result does not depend on the ones before it. */
+  seed?: number;
+  onTask?: (i: number, task: TaskParams, res: AdaptResult) => void;
+}
+
+export interface AdaptManyResult {
+  tasks: number;
+  /** Per step, the mean over the tasks of the evaluation return and success. */
+  steps: { step: number; return: number; success: number }[];
+  /** Mean over the tasks of the scripted expert's return. */
+  expertReturn: number;
+  perTask: { task: TaskParams; seed: number; steps: { step: number; return: number; success: number }[]; expertReturn: number }[];
+}
+
+/**
+ * `adaptToTask` on each of many tasks (what the meta-test numbers in checkpoints/README.md average):
+ * the mean return and success after each step, and each task's own.
+ */
+export async function adaptToTasks(opts: AdaptManyOptions): Promise<AdaptManyResult> {
+  if (!opts.tasks.length) throw new Error('no tasks to adapt to');
+  const base = opts.seed ?? 0;
+  const perTask: AdaptManyResult['perTask'] = [];
+  for (let i = 0; i < opts.tasks.length; i++) {
+    const task = opts.tasks[i];
+    const res = await adaptToTask({ ...opts, task, seed: base + i });
+    perTask.push({ task, seed: base + i, steps: res.steps.map((s) => ({ step: s.step, return: s.return, success: s.success })), expertReturn: res.expertReturn });
+    opts.onTask?.(i, task, res);
+  }
+  const mean = (f: (t: AdaptManyResult['perTask'][number]) => number) => perTask.reduce((a, t) => a + f(t), 0) / perTask.length;
+  return {
+    tasks: perTask.length,
+    steps: perTask[0].steps.map((s, k) => ({ step: s.step, return: mean((t) => t.steps[k].return), success: mean((t) => t.steps[k].success) })),
+    expertReturn: mean((t) => t.expertReturn),
+    perTask,
+  };
+}

@@ -91,6 +91,22 @@ function targetTask(task: Task, opts: { targetDeg?: string; goal?: string }): Ta
   return undefined;
 }
 
+/**
+ * n tasks drawn from the task distribution with a seed of their own (`--tasks n --task-seed S`): the same
+ * draw for `gmps eval` and `gmps adapt`, so both report on the same fresh tasks.
+ */
+async function freshTasks(task: Task, n: number, taskSeed: number): Promise<TaskParams[]> {
+  const { createEnv } = await import('../../../sim/index.js');
+  const { Rng } = await import('../../learning/rng.js');
+  const probe = await createEnv(task, {});
+  try {
+    const draw = new Rng(`eval-tasks-${taskSeed}`).asFunction();
+    return Array.from({ length: n }, () => probe.sampleTask(draw));
+  } finally {
+    probe.close();
+  }
+}
+
 /** Task, env options, observation mode and seed stored in a meta-training checkpoint. */
 async function checkpointEnv(checkpoint: string, errorPrefix = 'cannot read checkpoint'): Promise<{ task: Task; env: EnvChoice; obsMode: string; seed: number }> {
   const { readTrainConfig } = await import('../../learning/meta-train.js');
@@ -401,13 +417,18 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--rollouts <k>', 'rollouts per step', '20')
     .option('--later-step-scale <s>', 'multiply the learned step sizes of the steps after the first (α is meta-trained for one step; 0 keeps the one-step policy; default 1)')
     .option('--later-step-size <a>', 'instead of --later-step-scale: plain policy-gradient steps of size a after the first (e.g. 0.001)')
+    .option('--tasks <n>', 'instead of one task: adapt to n tasks drawn with --task-seed (the tasks of `gmps eval --tasks n`), task i with sampling seed --seed + i, and report the means per step')
+    .option('--task-seed <n>', 'seed of the --tasks draw', '1000')
     .option('--seed <n>', 'sampling seed (and the task draw when no target is given)', '0')
     .option('--envs <n>', 'envs stepped in parallel', '10')
     .option('--workers <n>', 'env worker threads (0: main thread)')
     .option('--backend <name>', 'tfjs backend')
-    .option('--json', 'print { steps: [{ step, return, success }], expertReturn } on stdout')
-    .action(async (o: { checkpoint: string; task: string; targetDeg?: string; goal?: string; steps: string; rollouts: string; laterStepScale?: string; laterStepSize?: string; seed: string; envs?: string; workers?: string; backend?: string; json?: boolean }) => {
+    .option('--json', 'print { steps: [{ step, return, success }], expertReturn } on stdout (with --tasks: the means, plus tasks and perTask)')
+    .action(async (o: { checkpoint: string; task: string; targetDeg?: string; goal?: string; steps: string; rollouts: string; laterStepScale?: string; laterStepSize?: string; tasks?: string; taskSeed: string; seed: string; envs?: string; workers?: string; backend?: string; json?: boolean }) => {
       const task = taskKind(o.task);
+      if (o.tasks !== undefined && (o.targetDeg !== undefined || o.goal !== undefined)) {
+        throw new CliError('give --tasks n (n drawn tasks) or one task (--target-deg / --goal), not both');
+      }
       const seed = int('--seed', o.seed, 0);
       const steps = int('--steps', o.steps, 0);
       const rollouts = int('--rollouts', o.rollouts, 2);
@@ -424,6 +445,39 @@ export function registerLearning(program: Command, _bench: Command): void {
         if (!(later.laterStepSize > 0)) throw new CliError(`--later-step-size must be a number > 0, got ${o.laterStepSize}`);
       }
       await useBackend(o.backend);
+      if (o.tasks !== undefined) {
+        const n = int('--tasks', o.tasks, 1);
+        const tasks = await freshTasks(task, n, int('--task-seed', o.taskSeed, 0));
+        const { env } = await checkpointEnv(o.checkpoint);
+        const sampler = await openSampler(task, env, seed, o);
+        try {
+          const { adaptToTasks } = await import('../../learning/adapt.js');
+          const { describeTask } = await import('../../../sim/index.js');
+          const res = await adaptToTasks({
+            checkpoint: o.checkpoint,
+            sampler,
+            tasks,
+            steps,
+            rollouts,
+            ...later,
+            seed,
+            onTask: (i, t, r) => {
+              if (o.json) return;
+              process.stderr.write(`task ${i + 1}/${n} ${describeTask(t)}: return ${r.steps.map((s) => fmt(s.return)).join(' → ')}, success ${r.steps.map((s) => fmt(s.success)).join(' → ')}, expert ${fmt(r.expertReturn)}\n`);
+            },
+          });
+          if (o.json) process.stdout.write(`${JSON.stringify(res)}\n`);
+          else {
+            process.stdout.write(`${n} tasks (task seed ${o.taskSeed}) x ${rollouts} rollouts per step; expert return ${fmt(res.expertReturn)}\nstep  return  success\n`);
+            for (const s of res.steps) process.stdout.write(`${String(s.step).padEnd(4)}  ${fmt(s.return).padStart(6)}  ${fmt(s.success).padStart(7)}\n`);
+          }
+        } catch (err) {
+          userError(err);
+        } finally {
+          await sampler.close();
+        }
+        return;
+      }
       let target = targetTask(task, o);
       if (!target) {
         const { createEnv } = await import('../../../sim/index.js');
@@ -557,15 +611,7 @@ export function registerLearning(program: Command, _bench: Command): void {
       const ck = await checkpointEnv(o.checkpoint);
       const seed = int('--seed', o.seed, 0);
       let tasks: import('../../../sim/types.js').TaskParams[] | undefined;
-      if (o.tasks !== undefined) {
-        const n = int('--tasks', o.tasks, 1);
-        const { createEnv } = await import('../../../sim/index.js');
-        const { Rng } = await import('../../learning/rng.js');
-        const probe = await createEnv(ck.task, {});
-        const draw = new Rng(`eval-tasks-${int('--task-seed', o.taskSeed, 0)}`).asFunction();
-        tasks = Array.from({ length: n }, () => probe.sampleTask(draw));
-        probe.close();
-      }
+      if (o.tasks !== undefined) tasks = await freshTasks(ck.task, int('--tasks', o.tasks, 1), int('--task-seed', o.taskSeed, 0));
       const sampler = await openSampler(ck.task, ck.env, seed, o);
       try {
         const { evaluateCheckpoint } = await import('../../learning/eval.js');
