@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import sinon from 'sinon';
 import os from 'node:os';
 import path from 'node:path';
 import { initBackend } from '../src/learning/backend.js';
@@ -7,7 +8,9 @@ import { getAlgorithm } from '../src/learning/experiment/algorithms.js';
 import { FIGURES, figureSpec, SCALES, type Scale } from '../src/learning/experiment/figures.js';
 import { readTrainConfig } from '../src/learning/meta-train.js';
 import { runFigure } from '../src/learning/experiment/run.js';
-import type { RunResult, RunSpec } from '../src/learning/experiment/types.js';
+import type { RunContext, RunResult, RunSpec } from '../src/learning/experiment/types.js';
+import { createLocalSampler } from '../src/learning/sampler.js';
+import type { Sampler } from '../src/learning/sampler.js';
 import { experimentCli } from './helpers/experiment-cli.js';
 
 /** Budgets of seconds: a few iterations on the 2-D point task. */
@@ -84,7 +87,41 @@ describe('baselines: PEARL, RL² and MAESN in the experiment harness', function 
       const last = (await read('figM', r.id)).curve.points.at(-1)!.y;
       assert.equal(r.finalMean, last, `${r.id}: final mean of one seed is its last point`);
     }
-    assert.ok((await readdir(path.join(dir, 'figM'))).includes('figM.svg'));
+    const names = await readdir(path.join(dir, 'figM'));
+    assert.ok(names.includes('figM.svg'));
+    assert.ok(!names.some((n) => n.includes('.partial')), `finished runs leave no partial curve: ${names.join(' ')}`);
+  });
+
+  it('every meta-training algorithm hands each point of its samples curve to the harness as it is measured', async () => {
+    const configs: Record<string, Record<string, unknown>> = {
+      ...tiny,
+      gmps: { ...common, rolloutsPerTask: 2, demosPerTask: 1, adamSteps: 1, hidden: [8] },
+      maml: { ...common, rolloutsPerTask: 2, metaBatchSize: 2, hidden: [8] },
+      multitask: { ...common, rolloutsPerTask: 2, evalRollouts: 2, hidden: [8] },
+    };
+    for (const [a, config] of Object.entries(configs)) {
+      const samplers: Sampler[] = [];
+      const point = sinon.spy(async (_p: { x: number; y: number }) => {});
+      const ctx: RunContext = {
+        seed: 0,
+        workDir: path.join(dir, a),
+        log: () => {},
+        point,
+        openSampler: async (t) => {
+          const s = await createLocalSampler({ env: { kind: 'point', options: { ...task.envOptions, ...t?.envOptions, seed: 0 } }, nEnvs: 2 });
+          samplers.push(s);
+          return s;
+        },
+      };
+      try {
+        const curve = await getAlgorithm(a).run({ id: a, algorithm: a, task, config }, ctx);
+        assert.ok(curve.points.length >= 2, `${a}: ${curve.points.length} points`);
+        // Recorded while running, in order, and the same points as the finished curve.
+        assert.deepEqual(point.getCalls().map((c) => c.args[0]), curve.points, a);
+      } finally {
+        await Promise.allSettled(samplers.map((s) => s.close()));
+      }
+    }
   });
 
   it("each adapts on held-out tasks for the 'fineTune' curve (x = adaptation step)", async () => {

@@ -5,10 +5,12 @@ import path from 'node:path';
 import { curveKind, getAlgorithm, registerAlgorithm } from '../src/learning/experiment/algorithms.js';
 import { FIGURES, figureSpec, SCALES } from '../src/learning/experiment/figures.js';
 import { samplesToReach, writeReport } from '../src/learning/experiment/report.js';
-import { runFigure } from '../src/learning/experiment/run.js';
+import { partialFile, readPartials, runFigure } from '../src/learning/experiment/run.js';
 import type { Algorithm, RunSpec } from '../src/learning/experiment/types.js';
 
 const calls: string[] = [];
+/** When set, the fake run stops (as if killed) after recording this many points. */
+let stopAfter: number | undefined;
 /** A stand-in algorithm: a deterministic curve whose slope depends on the run config. */
 const fake: Algorithm = {
   name: 'harness-test-fake',
@@ -17,7 +19,12 @@ const fake: Algorithm = {
     calls.push(`${spec.id}/${ctx.seed}`);
     const slope = spec.config.slope as number;
     if (slope < 0) throw new Error('negative slope');
-    return { xAxis: 'envSamples', points: [0, 1, 2, 3].map((k) => ({ x: 1000 * k, y: slope * k + ctx.seed })) };
+    const points = [0, 1, 2, 3].map((k) => ({ x: 1000 * k, y: slope * k + ctx.seed, success: k / 4 }));
+    for (const [i, p] of points.entries()) {
+      if (i === stopAfter) throw new Error('stopped from outside');
+      await ctx.point(p);
+    }
+    return { xAxis: 'envSamples', points };
   },
 };
 
@@ -34,6 +41,7 @@ describe('baselines: experiment harness', function () {
   beforeEach(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'gmps-harness-'));
     calls.length = 0;
+    stopAfter = undefined;
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
@@ -62,6 +70,36 @@ describe('baselines: experiment harness', function () {
     assert.match(await readFile(path.join(dir, 'figY', 'broken-seed0.error.txt'), 'utf8'), /negative slope/);
     const again = await runFigure({ figure: 'figY', scale: 'small', runs: bad, seeds: 1, outDir: dir, workers: 0 });
     assert.deepEqual(again.map((s) => s.status), ['failed', 'skipped']);
+  });
+
+  it('a run stopped before its end leaves its curve so far; a restart keeps the earlier one; the finished result replaces both', async () => {
+    const one = [runs[1]];
+    const file = partialFile(dir, 'fig3-push', 'maml', 0);
+    stopAfter = 3;
+    const st = await runFigure({ figure: 'fig3-push', scale: 'small', runs: one, seeds: 1, outDir: dir, workers: 0 });
+    assert.equal(st[0].status, 'failed');
+    const kept = JSON.parse(await readFile(file, 'utf8'));
+    assert.equal(kept.format, 'gmps-experiment-partial/1');
+    assert.deepEqual(kept.points, [{ x: 0, y: 0, success: 0 }, { x: 1000, y: 1, success: 0.25 }, { x: 2000, y: 2, success: 0.5 }]);
+    assert.deepEqual(kept.config, { slope: 1 });
+    let report = await writeReport(dir);
+    assert.deepEqual(report.unfinished.map((u) => [u.figure, u.id, u.seed, u.points.length]), [['fig3-push', 'maml', 0, 3]]);
+    assert.match(report.markdown, /## Unfinished runs[\s\S]*\| fig3-push \| maml \| 0 \| 0 → 0\.00 \(0\.00\), 1000 → 1\.00 \(0\.25\), 2000 → 2\.00 \(0\.50\) \|/);
+
+    stopAfter = 1; // started again and stopped sooner: the longer earlier curve is not overwritten
+    await runFigure({ figure: 'fig3-push', scale: 'small', runs: one, seeds: 1, outDir: dir, workers: 0 });
+    const prev = JSON.parse(await readFile(file.replace(/\.json$/, '.prev.json'), 'utf8'));
+    assert.equal(prev.points.length, 3);
+    assert.equal((await readPartials(path.join(dir, 'fig3-push')))[0].points.length, 1);
+
+    stopAfter = undefined;
+    await runFigure({ figure: 'fig3-push', scale: 'small', runs: one, seeds: 1, outDir: dir, workers: 0 });
+    const names = await readdir(path.join(dir, 'fig3-push'));
+    assert.ok(names.includes('maml-seed0.json'));
+    assert.ok(!names.some((n) => n.includes('.partial')), names.join(' '));
+    report = await writeReport(dir);
+    assert.deepEqual(report.unfinished, []);
+    assert.doesNotMatch(report.markdown, /Unfinished/);
   });
 
   it('report: seed-mean charts (SVG + HTML) and the samples-to-reach ratio', async () => {

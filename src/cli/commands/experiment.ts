@@ -87,7 +87,7 @@ export function registerExperiment(program: Command, _bench: Command): void {
       } catch (err) {
         throw new CliError(err instanceof Error ? err.message : String(err));
       }
-      if (o.json) process.stdout.write(`${JSON.stringify({ figures: report.figures, ratios: report.ratios })}\n`);
+      if (o.json) process.stdout.write(`${JSON.stringify({ figures: report.figures, ratios: report.ratios, unfinished: report.unfinished })}\n`);
       else process.stdout.write(report.markdown);
     });
 }

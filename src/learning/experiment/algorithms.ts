@@ -85,6 +85,13 @@ function metaCurve(points: readonly CurvePoint[], which: 'train' | 'heldOut'): C
   });
 }
 
+/** Passes an evaluation of a samples curve to the harness as soon as it is measured (`RunContext.point`). */
+function recordPoint(ctx: RunContext, kind: CurveKind, p: CurvePoint, xOffset = 0): void {
+  if (!samplesCurve(kind) || (kind !== 'train' && !p.heldOut)) return;
+  const [q] = metaCurve([p], kind);
+  void ctx.point({ ...q, x: q.x + xOffset });
+}
+
 /** Held-out tasks for 'fineTune' curves; the Ant's OOD goals for 'ood'. */
 async function adaptationTasks(kind: CurveKind, spec: RunSpec, heldOut: readonly TaskParams[]): Promise<TaskParams[]> {
   if (kind !== 'ood') return [...heldOut];
@@ -252,7 +259,10 @@ const gmps: Algorithm = {
         sampler,
         expert,
         outDir: ctx.workDir,
-        onEval: (p) => ctx.log(`gmps itr ${p.iteration}: ${p.envSamples + expertSamples} samples, post-update return ${p.train.postReturn.toFixed(2)}`),
+        onEval: (p) => {
+          ctx.log(`gmps itr ${p.iteration}: ${p.envSamples + expertSamples} samples, post-update return ${p.train.postReturn.toFixed(2)}`);
+          recordPoint(ctx, kind, p, expertSamples);
+        },
       });
       try {
         extra.expertReturn = res.state.expertReturn;
@@ -304,7 +314,10 @@ const maml: Algorithm = {
       config,
       sampler,
       ...d,
-      onEval: (p) => ctx.log(`maml itr ${p.iteration}: ${p.envSamples} samples, post-update return ${p.train.postReturn.toFixed(2)}`),
+      onEval: (p) => {
+        ctx.log(`maml itr ${p.iteration}: ${p.envSamples} samples, post-update return ${p.train.postReturn.toFixed(2)}`);
+        recordPoint(ctx, kind, p);
+      },
     });
     try {
       if (samplesCurve(kind)) return { xAxis: 'envSamples', points: metaCurve(res.curve, kind) };
@@ -355,7 +368,10 @@ const multitask: Algorithm = {
       },
       sampler,
       ...(await dims(sampler)),
-      onEval: (p) => ctx.log(`multitask itr ${p.iteration}: ${p.envSamples} samples, return ${p.train.postReturn.toFixed(2)}`),
+      onEval: (p) => {
+        ctx.log(`multitask itr ${p.iteration}: ${p.envSamples} samples, return ${p.train.postReturn.toFixed(2)}`);
+        recordPoint(ctx, kind, p);
+      },
     });
     res.dispose();
     return { xAxis: 'envSamples', points: metaCurve(res.curve, kind) };
@@ -482,6 +498,7 @@ const pearl: Algorithm = {
         if (setup.curveOn && evalDue(s.iteration, setup.iterations, setup.evalEvery)) {
           const ev = await a.evaluate(sampler, setup.curveTasks, contextEpisodes);
           points.push({ x: a.envSteps, y: ev.posteriorReturn, success: ev.posteriorSuccessRate });
+          await ctx.point(points[points.length - 1]);
           line += `, posterior return ${ev.posteriorReturn.toFixed(2)}`;
         }
         ctx.log(line);
@@ -527,6 +544,7 @@ const maesn: Algorithm = {
           // Meta-test protocol: explore with z ~ N(0, I), one inner step on the latent, act with it.
           const ev = await a.adapt(sampler, setup.curveTasks, 1);
           points.push({ x: a.envSteps, y: ev.returnsByStep[1], success: ev.successByStep[1] });
+          await ctx.point(points[points.length - 1]);
           line += `, adapted return ${ev.returnsByStep[1].toFixed(2)}`;
         }
         ctx.log(line);
@@ -574,6 +592,7 @@ const rl2: Algorithm = {
             const ev = await evaluateRl2(a, envs, setup.curveTasks, deterministic);
             const last = ev.returnsByEpisode.length - 1;
             points.push({ x: a.envSteps, y: ev.returnsByEpisode[last], success: ev.successByEpisode[last] });
+            await ctx.point(points[points.length - 1]);
             line += `, last-episode return ${ev.returnsByEpisode[last].toFixed(2)}`;
           }
           ctx.log(line);

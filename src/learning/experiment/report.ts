@@ -6,12 +6,15 @@
  * reach it); for each, the first x where its seed-mean curve is ≥ X; ratio = MAML / GMPS. No ratio
  * when the weaker one never rose above its first evaluation (X then measures no learning: both
  * "reach" it at their first point, e.g. MAML flat at 0 on the sparse door).
+ *
+ * Runs that have not finished (no result file, a `.partial.json` curve so far) are listed in a table
+ * of their own and left out of the charts and ratios, whose seed means need whole curves.
  */
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { meanWithBand, writeLearningCurves, type Series } from '../plot.js';
 import { figureSpec, isFigure, isScale } from './figures.js';
-import { readResults } from './run.js';
+import { readPartials, readResults } from './run.js';
 import type { RunResult } from './types.js';
 
 export interface RatioRow {
@@ -32,9 +35,20 @@ export interface FigureReport {
   runs: { id: string; seeds: number; finalMean: number }[];
 }
 
+export interface UnfinishedRun {
+  figure: string;
+  id: string;
+  seed: number;
+  /** The curve points recorded before the run stopped (or so far, if it still runs). */
+  points: { x: number; y: number; success?: number }[];
+  seconds: number;
+  updatedAt: string;
+}
+
 export interface Report {
   figures: FigureReport[];
   ratios: RatioRow[];
+  unfinished: UnfinishedRun[];
   markdown: string;
 }
 
@@ -60,7 +74,11 @@ export async function writeReport(dir: string): Promise<Report> {
   }
   const figures: FigureReport[] = [];
   const ratios: RatioRow[] = [];
+  const unfinished: UnfinishedRun[] = [];
   for (const fig of names) {
+    for (const p of await readPartials(path.join(dir, fig))) {
+      unfinished.push({ figure: fig, id: p.id, seed: p.seed, points: p.points, seconds: p.seconds, updatedAt: p.updatedAt });
+    }
     const results = (await readResults(path.join(dir, fig))).filter((r) => r.curve.points.length > 0);
     if (!results.length) continue;
     const byId = new Map<string, RunResult[]>();
@@ -109,8 +127,16 @@ export async function writeReport(dir: string): Promise<Report> {
   for (const r of ratios) {
     lines.push(`| ${r.figure} | ${r.target.toFixed(2)} | ${fmt(r.gmpsSamples)} | ${fmt(r.mamlSamples)} | ${fmt(r.ratio, 1)} | ${r.paperRatio ? `~${r.paperRatio}x` : '—'} | ${r.note ?? ''} |`);
   }
+  if (unfinished.length) {
+    lines.push('', '## Unfinished runs (curve so far; not in the charts or ratios)', '');
+    lines.push('| figure | run | seed | samples → return (success) | hours | last point at |', '|---|---|---|---|---|---|');
+    for (const u of unfinished) {
+      const pts = u.points.map((p) => `${p.x} → ${p.y.toFixed(2)}${p.success !== undefined ? ` (${p.success.toFixed(2)})` : ''}`).join(', ') || 'no point yet';
+      lines.push(`| ${u.figure} | ${u.id} | ${u.seed} | ${pts} | ${(u.seconds / 3600).toFixed(2)} | ${u.updatedAt || '—'} |`);
+    }
+  }
   const markdown = `${lines.join('\n')}\n`;
   await writeFile(path.join(dir, 'report.md'), markdown);
-  await writeFile(path.join(dir, 'report.json'), `${JSON.stringify({ figures, ratios }, null, 1)}\n`);
-  return { figures, ratios, markdown };
+  await writeFile(path.join(dir, 'report.json'), `${JSON.stringify({ figures, ratios, unfinished }, null, 1)}\n`);
+  return { figures, ratios, unfinished, markdown };
 }

@@ -2,13 +2,18 @@
  * Runs a figure's runs for seeds 0..N−1, one result JSON per (run, seed) under
  * `<out>/<figure>/<id>-seed<k>.json`. Resumable: a run whose result file exists is skipped; a run
  * that throws leaves `<id>-seed<k>.error.txt` and the others still run.
+ *
+ * While a run goes, the curve points it records (`RunContext.point`) are kept in
+ * `<id>-seed<k>.partial.json`, rewritten atomically after each point: a run killed after hours leaves
+ * its curve so far (`gmps report` lists it as unfinished). A run that starts again moves an earlier
+ * partial curve to `<id>-seed<k>.partial.prev.json`; the finished result replaces both.
  */
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { TaskKind } from '../../../sim/types.js';
 import type { Sampler } from '../sampler.js';
 import { getAlgorithm } from './algorithms.js';
-import type { RunResult, RunSpec, TaskSpec } from './types.js';
+import type { CurvePointOut, PartialRunResult, RunResult, RunSpec, TaskSpec } from './types.js';
 
 export interface RunFigureOptions {
   figure: string;
@@ -36,6 +41,15 @@ export interface RunStatus {
 
 export function resultFile(outDir: string, figure: string, id: string, seed: number): string {
   return path.join(outDir, figure, `${id}-seed${seed}.json`);
+}
+
+export function partialFile(outDir: string, figure: string, id: string, seed: number): string {
+  return path.join(outDir, figure, `${id}-seed${seed}.partial.json`);
+}
+
+async function writeAtomic(file: string, value: unknown): Promise<void> {
+  await writeFile(`${file}.tmp`, `${JSON.stringify(value, null, 1)}\n`);
+  await rename(`${file}.tmp`, file);
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -67,18 +81,41 @@ export async function runFigure(opts: RunFigureOptions): Promise<RunStatus[]> {
       const workDir = path.join(opts.outDir, opts.figure, 'work', `${spec.id}-seed${seed}`);
       const samplers: Sampler[] = [];
       const t0 = Date.now();
+      const partial = partialFile(opts.outDir, opts.figure, spec.id, seed);
+      const partialPrev = partial.replace(/\.json$/, '.prev.json');
+      const sofar: PartialRunResult = {
+        format: 'gmps-experiment-partial/1', figure: opts.figure, scale: opts.scale, id: spec.id, algorithm: spec.algorithm, seed,
+        task: spec.task, config: spec.config, xAxis: 'envSamples', points: [], startedAt: new Date(t0).toISOString(), seconds: 0, updatedAt: '',
+      };
+      let writes: Promise<void> = Promise.resolve();
       try {
         await mkdir(workDir, { recursive: true });
+        if (await exists(partial)) {
+          await rename(partial, partialPrev);
+          log(`${opts.figure}/${spec.id} seed ${seed}: starting again; the earlier unfinished curve is kept in ${partialPrev}`);
+        }
         const curve = await getAlgorithm(spec.algorithm).run(spec, {
           seed,
           workDir,
           log: (l) => log(`  ${l}`),
+          // Never rejects (callers may not await it): a failed write is logged, and the next point retries it.
+          point: (p: CurvePointOut) => {
+            sofar.points.push({ ...p });
+            sofar.seconds = (Date.now() - t0) / 1000;
+            sofar.updatedAt = new Date().toISOString();
+            const snapshot = JSON.parse(JSON.stringify(sofar)) as PartialRunResult;
+            writes = writes.then(() =>
+              writeAtomic(partial, snapshot).catch((err: unknown) => log(`  could not write ${partial}: ${err instanceof Error ? err.message : String(err)}`)),
+            );
+            return writes;
+          },
           openSampler: async (task?: Partial<TaskSpec>) => {
             const s = await openSampler({ ...spec.task, ...task, envOptions: { ...spec.task.envOptions, ...task?.envOptions } }, seed, opts);
             samplers.push(s);
             return s;
           },
         });
+        await writes;
         const seconds = (Date.now() - t0) / 1000;
         const result: RunResult = {
           format: 'gmps-experiment-run/1',
@@ -93,12 +130,14 @@ export async function runFigure(opts: RunFigureOptions): Promise<RunStatus[]> {
           seconds,
           finishedAt: new Date().toISOString(),
         };
-        await writeFile(`${file}.tmp`, `${JSON.stringify(result, null, 1)}\n`);
-        await rename(`${file}.tmp`, file);
+        await writeAtomic(file, result);
         await rm(file.replace(/\.json$/, '.error.txt'), { force: true });
+        await rm(partial, { force: true });
+        await rm(partialPrev, { force: true });
         log(`${opts.figure}/${spec.id} seed ${seed}: finished in ${seconds.toFixed(0)} s`);
         out.push({ id: spec.id, seed, file, status: 'ran', seconds });
       } catch (err) {
+        await writes;
         const msg = err instanceof Error ? (err.stack ?? err.message) : String(err);
         await mkdir(path.dirname(file), { recursive: true });
         await writeFile(file.replace(/\.json$/, '.error.txt'), `${msg}\n`);
@@ -118,6 +157,30 @@ async function openSampler(task: TaskSpec, seed: number, opts: RunFigureOptions)
   const nEnvs = opts.envs ?? 8;
   const workers = opts.workers ?? 1;
   return workers === 0 ? createLocalSampler({ env, nEnvs }) : createSampler({ env, nEnvs, nWorkers: workers });
+}
+
+/** The curves so far of the runs of a figure directory that have no result file (newest attempt of each). */
+export async function readPartials(figureDir: string): Promise<PartialRunResult[]> {
+  const { readdir } = await import('node:fs/promises');
+  let names: string[];
+  try {
+    names = await readdir(figureDir);
+  } catch {
+    return [];
+  }
+  const done = new Set(names.filter((n) => /-seed\d+\.json$/.test(n)));
+  const out: PartialRunResult[] = [];
+  for (const n of names.filter((x) => x.endsWith('.partial.json')).sort()) {
+    if (done.has(n.replace(/\.partial\.json$/, '.json'))) continue;
+    let json: PartialRunResult;
+    try {
+      json = JSON.parse(await readFile(path.join(figureDir, n), 'utf8')) as PartialRunResult;
+    } catch (err) {
+      throw new Error(`${path.join(figureDir, n)} is not valid JSON (${err instanceof Error ? err.message : String(err)}); delete it or restore it`);
+    }
+    if (json.format === 'gmps-experiment-partial/1') out.push(json);
+  }
+  return out;
 }
 
 /** Reads every result JSON of a figure directory. */

@@ -46,12 +46,36 @@ export interface RunContext {
   /** Directory this run may write checkpoints to. */
   workDir: string;
   log(line: string): void;
+  /**
+   * Records a point of an `envSamples` curve as soon as it is measured. The harness keeps the points
+   * so far in `<id>-seed<k>.partial.json`, so a run stopped before its end (hours at `medium`) still
+   * leaves its curve up to there. Points are in x order; the returned curve is what the result file keeps.
+   */
+  point(p: CurvePointOut): Promise<void>;
 }
 
 export interface Algorithm {
   readonly name: string;
   readonly description: string;
   run(spec: RunSpec, ctx: RunContext): Promise<RunCurve>;
+}
+
+/** The curve so far of a run that has not finished (killed, failed or still running). */
+export interface PartialRunResult {
+  format: 'gmps-experiment-partial/1';
+  figure: string;
+  scale: string;
+  id: string;
+  algorithm: string;
+  seed: number;
+  task: TaskSpec;
+  config: Record<string, unknown>;
+  xAxis: 'envSamples';
+  points: CurvePointOut[];
+  startedAt: string;
+  /** Wall-clock seconds from the start of the run to its last point. */
+  seconds: number;
+  updatedAt: string;
 }
 
 export interface RunResult {
