@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/learning/backend.js';
 import { defaultMamlConfig, mamlTrain } from '../src/learning/maml.js';
 import { createLocalSampler } from '../src/learning/sampler.js';
@@ -40,5 +41,43 @@ describe('baselines: MAML-TRPO', function () {
     } finally {
       await sampler.close();
     }
+  });
+
+  it('the outer step in parts of one task (how the conv policy fits the heap) is the step on the whole meta-batch', async () => {
+    const envOptions = { horizon: 10, maxStep: 0.2 };
+    const run = async (tasksPerPart?: number) => {
+      const sampler = await createLocalSampler({ env: { kind: 'point', options: envOptions }, nEnvs: 4 });
+      try {
+        const config = {
+          ...defaultMamlConfig('point'), envOptions, seed: 3, metaBatchSize: 3, numTasks: 2, numHeldOut: 0,
+          rolloutsPerTask: 4, iterations: 1, evalEvery: 0, hidden: [16], stepSize: 'learned' as const, tasksPerPart,
+        };
+        return await mamlTrain({ config, sampler, obsDim: 2, actDim: 2 });
+      } finally {
+        await sampler.close();
+      }
+    };
+    const whole = await run();
+    const parts = await run(1);
+    try {
+      const [a] = whole.iterations;
+      const [b] = parts.iterations;
+      assert.ok(a.accepted && b.accepted);
+      assert.ok(Math.abs(a.surrogateBefore - b.surrogateBefore) < 1e-6, `${a.surrogateBefore} vs ${b.surrogateBefore}`);
+      assert.ok(Math.abs(a.surrogateAfter - b.surrogateAfter) < 1e-4, `${a.surrogateAfter} vs ${b.surrogateAfter}`);
+      // θ and α: float32 sums in another order through conjugate gradient, so close to the step's length, not equal.
+      const init = whole.policy.init(3);
+      const all = (r: typeof whole) => [...Object.values(r.params), ...Object.values(r.stepSizes)];
+      const start = [...Object.values(init.params), ...Object.values(init.stepSizes)];
+      const norm = (xs: tf.Tensor[], ys: tf.Tensor[]) => Math.sqrt(xs.reduce((acc, x, i) => acc + tf.tidy(() => tf.sum(tf.square(tf.sub(x, ys[i]))).dataSync()[0]), 0));
+      const step = norm(all(whole), start);
+      const diff = norm(all(parts), all(whole));
+      assert.ok(step > 0 && diff <= 0.01 * step, `parts differ from the whole batch by ${diff}; the step is ${step}`);
+      start.forEach((t) => t.dispose());
+    } finally {
+      whole.dispose();
+      parts.dispose();
+    }
+    await assert.rejects(run(0), /tasksPerPart must be an integer >= 1, got 0/);
   });
 });

@@ -69,6 +69,31 @@ describe('baselines: TRPO', function () {
     // a tighter bound gives a smaller step
     const tight = trpoStep({ params: names.map((k) => params[k]), loss, kl }, { maxKl: delta / 10 });
     assert.ok(kl(tight.params).dataSync()[0] <= 1.5 * delta / 10);
+
+    // The same problem in three parts of unequal size (each returns its rows' share of the means): the same step.
+    const bounds = [0, 40, 150, n];
+    const rows = (t: tf.Tensor, p: number) => tf.slice(t, bounds[p], bounds[p + 1] - bounds[p]);
+    const share = (p: number) => (bounds[p + 1] - bounds[p]) / n;
+    const partLoss = (xs: tf.Tensor[], p: number) =>
+      tf.mul(
+        tf.neg(tf.mean(tf.mul(tf.exp(tf.sub(policy.logProb(asParams(xs), rows(obs, p) as tf.Tensor2D, rows(actions, p) as tf.Tensor2D), rows(oldLogp, p))), rows(adv, p)))),
+        share(p),
+      ) as tf.Scalar;
+    const partKl = (xs: tf.Tensor[], p: number) => {
+      const q = asParams(xs);
+      const o = rows(obs, p) as tf.Tensor2D;
+      return tf.mul(tf.mean(gaussianKl(rows(oldMean, p), oldLogStd, policy.mean(q, o), policy.logStd(q))), share(p)) as tf.Scalar;
+    };
+    const split = trpoStep({ params: names.map((k) => params[k]), parts: 3, loss: partLoss, kl: partKl }, { maxKl: delta });
+    assert.equal(split.accepted, res.accepted);
+    assert.equal(split.backtracks, res.backtracks);
+    assert.ok(Math.abs(split.lossBefore - res.lossBefore) < 1e-6 && Math.abs(split.lossAfter - res.lossAfter) < 1e-5, `${split.lossAfter} vs ${res.lossAfter}`);
+    // Float32 sums in another order, through conjugate gradient on a nearly singular Fisher matrix: close, not equal.
+    const sq = (ts: tf.Tensor[]) => ts.reduce((acc, t) => acc + tf.sum(tf.square(t)).dataSync()[0], 0);
+    const step = Math.sqrt(sq(res.params.map((t, i) => tf.sub(t, params[names[i]]))));
+    const diff = Math.sqrt(sq(split.params.map((t, i) => tf.sub(t, res.params[i]))));
+    assert.ok(step > 0 && diff <= 0.01 * step, `parts differ from one graph by ${diff}, the step is ${step}`);
+    assert.throws(() => trpoStep({ params: names.map((k) => params[k]), parts: 0, loss: partLoss, kl: partKl }), /parts must be an integer >= 1/);
     Object.values(stepSizes).forEach((t) => t.dispose());
   });
 });

@@ -100,6 +100,7 @@ describe('baselines on the vision policy (camera pushing)', function () {
       evalEvery: 0,
       hidden: [16, 16],
       policyKind: 'vision' as const,
+      tasksPerPart: 1,
     };
     const init = createPolicy({ ...defaultVisionConfig(3), hidden: [16, 16], latentDim: 0, zInit: 1, initStepSize: 0.1 }).init(2);
     const res = await mamlTrain({ config, sampler, obsDim: 9, actDim: 3 });

@@ -57,6 +57,12 @@ export interface MamlConfig {
   trpo: Partial<TrpoOptions>;
   /** 0: only a final evaluation. */
   evalEvery: number;
+  /**
+   * Tasks per part of the TRPO step's graphs (the step itself does not change): the meta-batch in one
+   * graph (default for state policies) or, for the conv policy, a few tasks at a time, since the whole
+   * batch of camera frames with its second-order graph does not fit the wasm heap (default 2 for vision).
+   */
+  tasksPerPart?: number;
 }
 
 export function defaultMamlConfig(task: TaskKind): MamlConfig {
@@ -131,8 +137,31 @@ function rowsOf(group: readonly Trajectory[]): number {
   return group.reduce((s, t) => s + t.length, 0);
 }
 
-/** Stacks pre- and post-update samples of every task into tensors (post must carry θ-old's mean / logStd). */
-export function prepareMamlBatch(pre: Trajectory[][], post: Trajectory[][], obsDim: number, d: number, mode: ObsMode = 'state'): MamlBatch {
+/** One task's pre- and post-update samples as the arrays a batch's tensors are made of. */
+interface MamlTaskArrays {
+  preObs: Float32Array;
+  preActions: Float32Array;
+  /** Â/n per pre-update row. */
+  preW: Float32Array;
+  postObs: Float32Array;
+  postActions: Float32Array;
+  postAdv: Float32Array;
+  oldMean: Float32Array;
+  oldLogStd: Float32Array;
+}
+
+/** Every task's samples of a meta-batch, outside the tensor heap; `mamlBatchOf` makes tensors of some of them. */
+export interface MamlSamples {
+  numTasks: number;
+  preRows: number;
+  postRows: number;
+  obsDim: number;
+  actDim: number;
+  tasks: MamlTaskArrays[];
+}
+
+/** Advantages and arrays of every task (post must carry θ-old's mean / logStd). */
+export function mamlSamples(pre: Trajectory[][], post: Trajectory[][], obsDim: number, d: number, mode: ObsMode = 'state'): MamlSamples {
   const T = pre.length;
   if (T === 0 || post.length !== T) throw new Error(`MAML batch: ${pre.length} pre-update and ${post.length} post-update task groups`);
   const n = rowsOf(pre[0]);
@@ -140,40 +169,96 @@ export function prepareMamlBatch(pre: Trajectory[][], post: Trajectory[][], obsD
   for (let i = 0; i < T; i++) {
     if (rowsOf(pre[i]) !== n || rowsOf(post[i]) !== m) throw new Error('MAML batch: tasks have different numbers of samples (episodes must have a fixed horizon)');
   }
-  const preObs = new Float32Array(T * n * obsDim);
-  const preActions = new Float32Array(T * n * d);
-  const preW = new Float32Array(T * n);
-  const postObs = new Float32Array(T * m * obsDim);
-  const postActions = new Float32Array(T * m * d);
-  const postAdv = new Float32Array(T * m);
-  const oldMean = new Float32Array(T * m * d);
-  const oldLogStd = new Float32Array(T * d);
+  const tasks: MamlTaskArrays[] = [];
   for (let i = 0; i < T; i++) {
     const a = toAdaptBatch(pre[i], mode);
     if (a.obs.length !== n * obsDim) throw new Error(`MAML batch: ${mode} observations are ${a.obs.length / n} wide, the policy reads ${obsDim}`);
-    preObs.set(a.obs, i * n * obsDim);
-    preActions.set(a.actions, i * n * d);
-    for (let r = 0; r < n; r++) preW[i * n + r] = a.advantages[r] / n;
+    const preW = new Float32Array(n);
+    for (let r = 0; r < n; r++) preW[r] = a.advantages[r] / n;
     const b = toAdaptBatch(post[i], mode);
-    postObs.set(b.obs, i * m * obsDim);
-    postActions.set(b.actions, i * m * d);
-    postAdv.set(b.advantages, i * m);
-    oldMean.set(stackField(post[i], (tr) => tr.agentInfos.mean, 'agentInfos.mean'), i * m * d);
     const ls = post[i][0].agentInfos.logStd;
     if (!ls) throw new Error('MAML batch: post-update trajectories carry no agentInfos.logStd');
-    oldLogStd.set(ls.subarray(0, d), i * d);
+    tasks.push({
+      preObs: a.obs,
+      preActions: a.actions,
+      preW,
+      postObs: b.obs,
+      postActions: b.actions,
+      postAdv: b.advantages,
+      oldMean: stackField(post[i], (tr) => tr.agentInfos.mean, 'agentInfos.mean'),
+      oldLogStd: ls.slice(0, d),
+    });
   }
+  return { numTasks: T, preRows: n, postRows: m, obsDim, actDim: d, tasks };
+}
+
+/** Tensors of tasks [from, to) of `s` (the caller disposes them). */
+export function mamlBatchOf(s: MamlSamples, from = 0, to = s.numTasks): MamlBatch {
+  if (!(Number.isInteger(from) && Number.isInteger(to) && from >= 0 && to <= s.numTasks && from < to)) {
+    throw new Error(`MAML batch: tasks [${from}, ${to}) of ${s.numTasks}`);
+  }
+  const T = to - from;
+  const { preRows: n, postRows: m, obsDim, actDim: d } = s;
+  const cat = (field: keyof MamlTaskArrays, width: number): Float32Array => {
+    const out = new Float32Array(T * width);
+    for (let i = 0; i < T; i++) out.set(s.tasks[from + i][field], i * width);
+    return out;
+  };
   const t = {
-    preObs: tf.tensor2d(preObs, [T * n, obsDim]),
-    preActions: tf.tensor2d(preActions, [T * n, d]),
-    preRowWeight: tf.tensor1d(preW),
-    postObs: tf.tensor2d(postObs, [T * m, obsDim]),
-    postActions: tf.tensor3d(postActions, [T, m, d]),
-    postAdv: tf.tensor2d(postAdv, [T, m]),
-    oldMean: tf.tensor3d(oldMean, [T, m, d]),
-    oldLogStd: tf.tensor3d(oldLogStd, [T, 1, d]),
+    preObs: tf.tensor2d(cat('preObs', n * obsDim), [T * n, obsDim]),
+    preActions: tf.tensor2d(cat('preActions', n * d), [T * n, d]),
+    preRowWeight: tf.tensor1d(cat('preW', n)),
+    postObs: tf.tensor2d(cat('postObs', m * obsDim), [T * m, obsDim]),
+    postActions: tf.tensor3d(cat('postActions', m * d), [T, m, d]),
+    postAdv: tf.tensor2d(cat('postAdv', m), [T, m]),
+    oldMean: tf.tensor3d(cat('oldMean', m * d), [T, m, d]),
+    oldLogStd: tf.tensor3d(cat('oldLogStd', d), [T, 1, d]),
   };
   return { numTasks: T, preRows: n, postRows: m, ...t, dispose: () => Object.values(t).forEach((x) => x.dispose()) };
+}
+
+/** Stacks pre- and post-update samples of every task into tensors (post must carry θ-old's mean / logStd). */
+export function prepareMamlBatch(pre: Trajectory[][], post: Trajectory[][], obsDim: number, d: number, mode: ObsMode = 'state'): MamlBatch {
+  return mamlBatchOf(mamlSamples(pre, post, obsDim, d, mode));
+}
+
+/**
+ * The meta-batch in parts of at most `tasksPerPart` tasks, for `TrpoProblem.parts`: `at(p)` gives part p's
+ * tensors, keeping one part in memory at a time (made when asked for, freed when another is, kept out of the
+ * caller's `tf.tidy`), and `share(p)` its fraction of the tasks (every task has the same number of rows, so a
+ * mean over the whole batch is the sum of the parts' means times their shares).
+ */
+export class MamlBatchParts {
+  readonly parts: number;
+  private current: { part: number; batch: MamlBatch } | undefined;
+  constructor(
+    private readonly samples: MamlSamples,
+    private readonly tasksPerPart: number,
+  ) {
+    if (!Number.isInteger(tasksPerPart) || tasksPerPart < 1) throw new Error(`MAML: tasksPerPart must be an integer >= 1, got ${tasksPerPart}`);
+    this.parts = Math.ceil(samples.numTasks / tasksPerPart);
+  }
+  private range(part: number): [number, number] {
+    if (!Number.isInteger(part) || part < 0 || part >= this.parts) throw new Error(`MAML batch part ${part} of ${this.parts}`);
+    return [part * this.tasksPerPart, Math.min(this.samples.numTasks, (part + 1) * this.tasksPerPart)];
+  }
+  at(part: number): MamlBatch {
+    if (this.current?.part === part) return this.current.batch;
+    this.dispose();
+    const [from, to] = this.range(part);
+    const batch = mamlBatchOf(this.samples, from, to);
+    for (const v of Object.values(batch)) if (v instanceof tf.Tensor) tf.keep(v);
+    this.current = { part, batch };
+    return batch;
+  }
+  share(part: number): number {
+    const [from, to] = this.range(part);
+    return (to - from) / this.samples.numTasks;
+  }
+  dispose(): void {
+    this.current?.batch.dispose();
+    this.current = undefined;
+  }
 }
 
 /** The post-update policies' mean [T x n' x d] and log σ [T|1 x 1 x d] as functions of θ and α. */
@@ -231,6 +316,9 @@ function checkConfig(c: MamlConfig): void {
     if (!Number.isInteger(v) || v < min) throw new Error(`MAML: ${k} must be an integer >= ${min}, got ${v}`);
   }
   if (!(c.innerStepSize > 0)) throw new Error(`MAML: innerStepSize must be > 0, got ${c.innerStepSize}`);
+  if (c.tasksPerPart !== undefined && !(Number.isInteger(c.tasksPerPart) && c.tasksPerPart >= 1)) {
+    throw new Error(`MAML: tasksPerPart must be an integer >= 1, got ${c.tasksPerPart}`);
+  }
 }
 
 /** Runs MAML-TRPO. The sampler's envs must be of `config.task`. */
@@ -306,7 +394,7 @@ export async function mamlTrain(opts: MamlOptions): Promise<MamlResult> {
         adapted.forEach(disposeParams);
       }
       envSamples += steps(pre) + steps(post);
-      const batch = prepareMamlBatch(pre, post, obsDim, opts.actDim, mode);
+      const batch = new MamlBatchParts(mamlSamples(pre, post, obsDim, opts.actDim, mode), c.tasksPerPart ?? (c.policyKind === 'vision' ? 2 : c.metaBatchSize));
       const split = (xs: tf.Tensor[]): [Params, Params] => {
         const th: Params = {};
         const al: Params = { ...alpha };
@@ -319,8 +407,9 @@ export async function mamlTrain(opts: MamlOptions): Promise<MamlResult> {
         res = trpoStep(
           {
             params: [...thetaNames.map((n) => theta[n]), ...alphaNames.map((n) => alpha[n])],
-            loss: (xs) => mamlSurrogate(policy, ...split(xs), batch),
-            kl: (xs) => mamlKl(policy, ...split(xs), batch),
+            parts: batch.parts,
+            loss: (xs, p) => tf.mul(mamlSurrogate(policy, ...split(xs), batch.at(p)), batch.share(p)) as tf.Scalar,
+            kl: (xs, p) => tf.mul(mamlKl(policy, ...split(xs), batch.at(p)), batch.share(p)) as tf.Scalar,
           },
           c.trpo,
         );

@@ -22,14 +22,21 @@ for (const kernelName of ['Greater', 'GreaterEqual', 'Less', 'LessEqual', 'Equal
   }
 }
 
-/** An optimisation problem over a list of tensors. */
+/**
+ * An optimisation problem over a list of tensors. A batch too large for one graph (camera frames
+ * through the convolutions, second order) is split into `parts`: `loss(xs, p)` and `kl(xs, p)` then
+ * return part p's share, and the objective, its gradient and the Fisher-vector product are the sums
+ * over the parts, each part's graph built and freed in turn. The step is the same as with one part.
+ */
 export interface TrpoProblem {
   /** Current values (left untouched). */
   params: readonly tf.Tensor[];
-  /** Surrogate loss to minimise, as a function of the parameters. */
-  loss(xs: tf.Tensor[]): tf.Scalar;
-  /** Mean KL(π_current ‖ π_xs): zero with zero gradient at `params`. */
-  kl(xs: tf.Tensor[]): tf.Scalar;
+  /** Number of parts the loss and the KL are summed over (default 1). */
+  parts?: number;
+  /** Surrogate loss to minimise (part `part`'s share of it), as a function of the parameters. */
+  loss(xs: tf.Tensor[], part: number): tf.Scalar;
+  /** Mean KL(π_current ‖ π_xs) (part `part`'s share): zero with zero gradient at `params`. */
+  kl(xs: tf.Tensor[], part: number): tf.Scalar;
 }
 
 export interface TrpoOptions {
@@ -124,25 +131,45 @@ function scalarOf(f: () => tf.Scalar): number {
   return tf.tidy(() => f().dataSync()[0]);
 }
 
+/** Σ over the parts of a scalar function of the parameters. */
+function sumOverParts(parts: number, f: (part: number) => tf.Scalar): number {
+  let s = 0;
+  for (let p = 0; p < parts; p++) s += scalarOf(() => f(p));
+  return s;
+}
+
+/** Σ over the parts of a list of tensors, flattened (each part's tensors freed before the next). */
+function flatSumOverParts(parts: number, f: (part: number) => tf.Tensor[]): Float64Array {
+  let acc: Float64Array | undefined;
+  for (let p = 0; p < parts; p++) {
+    const ts = f(p);
+    const flat = flatten(ts);
+    ts.forEach((t) => t.dispose());
+    if (!acc) acc = flat;
+    else for (let i = 0; i < acc.length; i++) acc[i] += flat[i];
+  }
+  return acc!;
+}
+
 /** One TRPO step on `problem`. */
 export function trpoStep(problem: TrpoProblem, options: Partial<TrpoOptions> = {}): TrpoResult {
   const o = { ...TRPO_DEFAULTS, ...options };
   if (!(o.maxKl > 0)) throw new Error(`TRPO: maxKl must be > 0, got ${o.maxKl}`);
+  const parts = problem.parts ?? 1;
+  if (!Number.isInteger(parts) || parts < 1) throw new Error(`TRPO: parts must be an integer >= 1, got ${parts}`);
   const xs = [...problem.params];
-  const lossBefore = scalarOf(() => problem.loss(xs));
+  const lossOf = (ps: tf.Tensor[]) => sumOverParts(parts, (p) => problem.loss(ps, p));
+  const klOf = (ps: tf.Tensor[]) => sumOverParts(parts, (p) => problem.kl(ps, p));
+  const lossBefore = lossOf(xs);
   if (!Number.isFinite(lossBefore)) throw new Error(`TRPO: the surrogate loss is ${lossBefore} before the step`);
-  const grads = tf.tidy(() => tf.grads((...zs: tf.Tensor[]) => problem.loss(zs))(xs));
-  const g = flatten(grads);
-  grads.forEach((t) => t.dispose());
+  const g = flatSumOverParts(parts, (p) => tf.tidy(() => tf.grads((...zs: tf.Tensor[]) => problem.loss(zs, p))(xs)));
   const keep = (): TrpoResult => ({ params: xs.map((x) => x.clone()), accepted: false, lossBefore, lossAfter: lossBefore, kl: 0, backtracks: 0 });
   if (!g.every(Number.isFinite)) throw new Error('TRPO: the surrogate gradient is not finite');
   if (dot(g, g) === 0) return keep();
   const Fv = (v: Float64Array): Float64Array => {
     const vt = unflatten(v, xs);
-    const out = fisherVectorProduct(problem.kl, xs, vt);
-    const flat = flatten(out);
+    const flat = flatSumOverParts(parts, (p) => fisherVectorProduct((zs) => problem.kl(zs, p), xs, vt));
     vt.forEach((t) => t.dispose());
-    out.forEach((t) => t.dispose());
     for (let i = 0; i < flat.length; i++) flat[i] += o.cgDamping * v[i];
     return flat;
   };
@@ -156,8 +183,8 @@ export function trpoStep(problem: TrpoProblem, options: Partial<TrpoOptions> = {
       const step = unflatten(s, xs);
       return xs.map((x, i) => tf.sub(x, tf.mul(step[i], frac)));
     });
-    const loss = scalarOf(() => problem.loss(candidate));
-    const kl = scalarOf(() => problem.kl(candidate));
+    const loss = lossOf(candidate);
+    const kl = klOf(candidate);
     if (Number.isFinite(loss) && Number.isFinite(kl) && loss < lossBefore && kl <= o.maxKl) {
       return { params: candidate, accepted: true, lossBefore, lossAfter: loss, kl, backtracks: k };
     }
