@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { initBackend } from '../src/learning/backend.js';
 import { rolloutExpert, scriptedExpert } from '../src/learning/expert.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { behaviourClone, fineTune, multiTaskImitation } from '../src/learning/multitask.js';
+import { behaviourClone, defaultMultiTaskConfig, fineTune, multiTaskImitation, multiTaskTrain } from '../src/learning/multitask.js';
 import { createPolicy, disposeParams } from '../src/learning/policy/index.js';
 import { createLocalSampler } from '../src/learning/sampler.js';
 import { toTaskDemos } from '../src/learning/trajectory.js';
@@ -12,6 +12,36 @@ describe('baselines: MultiTask-imitation', function () {
   this.timeout(60000);
   before(async () => {
     await initBackend({ backend: 'wasm', log: null });
+  });
+
+  it('MultiTask: the TRPO step in parts of uneven size (how camera frames fit the heap) is the step on the whole batch', async () => {
+    const envOptions = { horizon: 10, maxStep: 0.2 };
+    const run = async (rowsPerPart?: number) => {
+      const sampler = await createLocalSampler({ env: { kind: 'point', options: envOptions }, nEnvs: 4 });
+      try {
+        const config = { ...defaultMultiTaskConfig('point'), envOptions, seed: 2, numTasks: 3, numHeldOut: 0, rolloutsPerTask: 4, iterations: 1, evalEvery: 0, evalRollouts: 2, hidden: [16], rowsPerPart };
+        return await multiTaskTrain({ config, sampler, obsDim: 2, actDim: 2 });
+      } finally {
+        await sampler.close();
+      }
+    };
+    const whole = await run();
+    const parts = await run(37); // 120 rows: parts of 37, 37, 37 and 9
+    try {
+      const init = whole.policy.init(2);
+      const names = Object.keys(whole.params);
+      const norm = (a: Record<string, tf.Tensor>, b: Record<string, tf.Tensor>) =>
+        Math.sqrt(names.reduce((acc, k) => acc + tf.tidy(() => tf.sum(tf.square(tf.sub(a[k], b[k]))).dataSync()[0]), 0));
+      const step = norm(whole.params, init.params);
+      const diff = norm(parts.params, whole.params);
+      assert.ok(step > 1e-4 && diff <= 0.01 * step, `parts differ from the whole batch by ${diff}; the step is ${step}`);
+      disposeParams(init.params);
+      disposeParams(init.stepSizes);
+    } finally {
+      whole.dispose();
+      parts.dispose();
+    }
+    await assert.rejects(run(0), /rowsPerPart must be an integer >= 1, got 0/);
   });
 
   it('behaviour-clones the demonstrations, then fine-tunes on a held-out task with policy-gradient steps', async () => {

@@ -126,7 +126,7 @@ describe('baselines on the vision policy (camera pushing)', function () {
 
   it('MultiTask trains the conv policy with TRPO on camera frames', async () => {
     const res = await multiTaskTrain({
-      config: { ...defaultMultiTaskConfig('push'), envOptions: CAMERA, seed: 1, numTasks: 2, numHeldOut: 1, rolloutsPerTask: 2, iterations: 1, evalEvery: 0, evalRollouts: 1, hidden: [16, 16], obsMode: 'vision' },
+      config: { ...defaultMultiTaskConfig('push'), envOptions: CAMERA, seed: 1, numTasks: 2, numHeldOut: 1, rolloutsPerTask: 2, iterations: 1, evalEvery: 0, evalRollouts: 1, hidden: [16, 16], obsMode: 'vision', rowsPerPart: HORIZON },
       sampler,
       obsDim: 9,
       actDim: 3,

@@ -50,6 +50,12 @@ export interface MultiTaskConfig {
   evalRollouts: number;
   /** 'vision': the GMPS conv policy on camera frames + hand xyz (the env must render them); default 'state'. */
   obsMode?: ObsMode;
+  /**
+   * Samples per part of the TRPO step's graphs (`TrpoProblem.parts`; the step does not change): all of
+   * them in one graph for state policies (default), 2000 camera frames at a time for the conv policy
+   * (default), whose whole batch does not fit the wasm heap at 20 tasks × 20 rollouts.
+   */
+  rowsPerPart?: number;
 }
 
 export function defaultMultiTaskConfig(task: TaskKind): MultiTaskConfig {
@@ -113,6 +119,7 @@ export async function multiTaskTrain(opts: { config: MultiTaskConfig; sampler: S
   const c = opts.config;
   if (!Number.isInteger(c.iterations) || c.iterations < 1) throw new Error(`MultiTask: iterations must be a positive integer, got ${c.iterations}`);
   if (!Number.isInteger(c.rolloutsPerTask) || c.rolloutsPerTask < 2) throw new Error(`MultiTask: rolloutsPerTask must be an integer >= 2, got ${c.rolloutsPerTask}`);
+  if (c.rowsPerPart !== undefined && !(Number.isInteger(c.rowsPerPart) && c.rowsPerPart >= 1)) throw new Error(`MultiTask: rowsPerPart must be an integer >= 1, got ${c.rowsPerPart}`);
   const { sampler } = opts;
   const policy = plainPolicy(opts.obsDim, opts.actDim, c.hidden, undefined, c.obsMode);
   const mode = obsModeOf(policy);
@@ -156,25 +163,70 @@ export async function multiTaskTrain(opts: { config: MultiTaskConfig; sampler: S
       return out;
     };
     const { obsDim, actDim } = policy.config;
-    const obs = tf.tensor2d(cat((b) => b.obs), [n, obsDim]);
-    const actions = tf.tensor2d(cat((b) => b.actions), [n, actDim]);
-    const adv = tf.tensor1d(cat((b) => b.advantages));
-    const oldMean = tf.tidy(() => policy.mean(params, obs));
+    const allObs = cat((b) => b.obs);
+    const allActions = cat((b) => b.actions);
+    const allAdv = cat((b) => b.advantages);
+    const rowsPerPart = c.rowsPerPart ?? (mode === 'vision' ? 2000 : n);
+    const parts = Math.ceil(n / rowsPerPart);
+    const rowsOfPart = (p: number): [number, number] => [p * rowsPerPart, Math.min(n, (p + 1) * rowsPerPart)];
+    // π_old's mean and log-density as constants, computed here: a part made inside the step's gradient tape
+    // would otherwise differentiate them too.
+    const allOldMean = new Float32Array(n * actDim);
+    const allOldLogp = new Float32Array(n);
+    for (let p = 0; p < parts; p++) {
+      const [from, to] = rowsOfPart(p);
+      tf.tidy(() => {
+        const obs = tf.tensor2d(allObs.subarray(from * obsDim, to * obsDim), [to - from, obsDim]);
+        const actions = tf.tensor2d(allActions.subarray(from * actDim, to * actDim), [to - from, actDim]);
+        allOldMean.set(policy.mean(params, obs).dataSync(), from * actDim);
+        allOldLogp.set(policy.logProb(params, obs, actions).dataSync(), from);
+      });
+    }
+    // One part's tensors at a time (made when asked for, kept out of the step's tf.tidy, freed when another part is).
+    let current: { part: number; t: { obs: tf.Tensor2D; actions: tf.Tensor2D; adv: tf.Tensor1D; oldMean: tf.Tensor; oldLogp: tf.Tensor } } | undefined;
+    const freePart = () => current && Object.values(current.t).forEach((t) => t.dispose());
+    const partOf = (p: number) => {
+      if (current?.part === p) return current.t;
+      freePart();
+      const [from, to] = rowsOfPart(p);
+      const t = {
+        obs: tf.keep(tf.tensor2d(allObs.subarray(from * obsDim, to * obsDim), [to - from, obsDim])),
+        actions: tf.keep(tf.tensor2d(allActions.subarray(from * actDim, to * actDim), [to - from, actDim])),
+        adv: tf.keep(tf.tensor1d(allAdv.subarray(from, to))),
+        oldMean: tf.keep(tf.tensor2d(allOldMean.subarray(from * actDim, to * actDim), [to - from, actDim])),
+        oldLogp: tf.keep(tf.tensor1d(allOldLogp.subarray(from, to))),
+      };
+      current = { part: p, t };
+      return t;
+    };
+    const share = (p: number) => {
+      const [from, to] = rowsOfPart(p);
+      return (to - from) / n;
+    };
     const oldLogStd = tf.tidy(() => policy.logStd(params));
-    const oldLogp = tf.tidy(() => policy.logProb(params, obs, actions));
     const asParams = (xs: tf.Tensor[]): Params => Object.fromEntries(names.map((k, i) => [k, xs[i]]));
-    const res = trpoStep(
-      {
-        params: names.map((k) => params[k]),
-        loss: (xs) => tf.neg(tf.mean(tf.mul(tf.exp(tf.sub(policy.logProb(asParams(xs), obs, actions), oldLogp)), adv))) as tf.Scalar,
-        kl: (xs) => {
-          const p = asParams(xs);
-          return tf.mean(gaussianKl(oldMean, oldLogStd, policy.mean(p, obs), policy.logStd(p))) as tf.Scalar;
+    let res;
+    try {
+      res = trpoStep(
+        {
+          params: names.map((k) => params[k]),
+          parts,
+          loss: (xs, p) => {
+            const t = partOf(p);
+            return tf.mul(tf.neg(tf.mean(tf.mul(tf.exp(tf.sub(policy.logProb(asParams(xs), t.obs, t.actions), t.oldLogp)), t.adv))), share(p)) as tf.Scalar;
+          },
+          kl: (xs, p) => {
+            const t = partOf(p);
+            const q = asParams(xs);
+            return tf.mul(tf.mean(gaussianKl(t.oldMean, oldLogStd, policy.mean(q, t.obs), policy.logStd(q))), share(p)) as tf.Scalar;
+          },
         },
-      },
-      c.trpo,
-    );
-    [obs, actions, adv, oldMean, oldLogStd, oldLogp].forEach((t) => t.dispose());
+        c.trpo,
+      );
+    } finally {
+      freePart();
+      oldLogStd.dispose();
+    }
     disposeParams(params);
     params = asParams(res.params);
   }
