@@ -59,8 +59,9 @@ export interface MamlConfig {
   evalEvery: number;
   /**
    * Tasks per part of the TRPO step's graphs (the step itself does not change): the meta-batch in one
-   * graph (default for state policies) or, for the conv policy, a few tasks at a time, since the whole
-   * batch of camera frames with its second-order graph does not fit the wasm heap (default 2 for vision).
+   * graph (default for state policies) or, for the conv policy, one task at a time (default), since its
+   * camera frames go through a second-order graph of the convolutions: at 20 rollouts of 50 steps, one task
+   * (1000 pre- and 1000 post-update frames) peaks near 3 GB of the wasm heap's 4 GB, two overflow it.
    */
   tasksPerPart?: number;
 }
@@ -394,7 +395,7 @@ export async function mamlTrain(opts: MamlOptions): Promise<MamlResult> {
         adapted.forEach(disposeParams);
       }
       envSamples += steps(pre) + steps(post);
-      const batch = new MamlBatchParts(mamlSamples(pre, post, obsDim, opts.actDim, mode), c.tasksPerPart ?? (c.policyKind === 'vision' ? 2 : c.metaBatchSize));
+      const batch = new MamlBatchParts(mamlSamples(pre, post, obsDim, opts.actDim, mode), c.tasksPerPart ?? (c.policyKind === 'vision' ? 1 : c.metaBatchSize));
       const split = (xs: tf.Tensor[]): [Params, Params] => {
         const th: Params = {};
         const al: Params = { ...alpha };
