@@ -314,6 +314,11 @@ const maml: Algorithm = {
       config,
       sampler,
       ...d,
+      onIteration: (l) =>
+        ctx.log(
+          `maml itr ${l.iteration} done: ${l.envSamples} samples, pre / post-update return ${l.preReturn.toFixed(2)} / ${l.postReturn.toFixed(2)}, ` +
+            `TRPO ${l.accepted ? `accepted (KL ${l.kl.toExponential(2)})` : 'rejected'}`,
+        ),
       onEval: (p) => {
         ctx.log(`maml itr ${p.iteration}: ${p.envSamples} samples, post-update return ${p.train.postReturn.toFixed(2)}`);
         recordPoint(ctx, kind, p);
