@@ -8,7 +8,7 @@
  * its curve so far (`gmps report` lists it as unfinished). A run that starts again moves an earlier
  * partial curve to `<id>-seed<k>.partial.prev.json`; the finished result replaces both.
  */
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { TaskKind } from '../../../sim/types.js';
 import type { Sampler } from '../sampler.js';
@@ -159,18 +159,23 @@ async function openSampler(task: TaskSpec, seed: number, opts: RunFigureOptions)
   return workers === 0 ? createLocalSampler({ env, nEnvs }) : createSampler({ env, nEnvs, nWorkers: workers });
 }
 
-/** The curves so far of the runs of a figure directory that have no result file (newest attempt of each). */
-export async function readPartials(figureDir: string): Promise<PartialRunResult[]> {
-  const { readdir } = await import('node:fs/promises');
-  let names: string[];
+/** The file names of a figure directory, sorted (none when it does not exist). */
+async function figureFiles(figureDir: string): Promise<string[]> {
   try {
-    names = await readdir(figureDir);
+    return (await readdir(figureDir)).sort();
   } catch {
     return [];
   }
-  const done = new Set(names.filter((n) => /-seed\d+\.json$/.test(n)));
+}
+
+const RESULT_NAME = /-seed\d+\.json$/;
+
+/** The curves so far of the runs of a figure directory that have no result file (newest attempt of each). */
+export async function readPartials(figureDir: string): Promise<PartialRunResult[]> {
+  const names = await figureFiles(figureDir);
+  const done = new Set(names.filter((n) => RESULT_NAME.test(n)));
   const out: PartialRunResult[] = [];
-  for (const n of names.filter((x) => x.endsWith('.partial.json')).sort()) {
+  for (const n of names.filter((x) => x.endsWith('.partial.json'))) {
     if (done.has(n.replace(/\.partial\.json$/, '.json'))) continue;
     let json: PartialRunResult;
     try {
@@ -183,17 +188,10 @@ export async function readPartials(figureDir: string): Promise<PartialRunResult[
   return out;
 }
 
-/** Reads every result JSON of a figure directory. */
+/** Reads every result JSON (`<id>-seed<k>.json`) of a figure directory. */
 export async function readResults(figureDir: string): Promise<RunResult[]> {
-  const { readdir } = await import('node:fs/promises');
-  let names: string[];
-  try {
-    names = await readdir(figureDir);
-  } catch {
-    return [];
-  }
   const out: RunResult[] = [];
-  for (const n of names.filter((x) => x.endsWith('.json')).sort()) {
+  for (const n of (await figureFiles(figureDir)).filter((x) => RESULT_NAME.test(x))) {
     const json = JSON.parse(await readFile(path.join(figureDir, n), 'utf8')) as RunResult;
     if (json.format === 'gmps-experiment-run/1') out.push(json);
   }

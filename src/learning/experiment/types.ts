@@ -60,9 +60,8 @@ export interface Algorithm {
   run(spec: RunSpec, ctx: RunContext): Promise<RunCurve>;
 }
 
-/** The curve so far of a run that has not finished (killed, failed or still running). */
-export interface PartialRunResult {
-  format: 'gmps-experiment-partial/1';
+/** Which run and seed a result file belongs to, and how it was configured. */
+export interface RunRecord {
   figure: string;
   scale: string;
   id: string;
@@ -70,6 +69,11 @@ export interface PartialRunResult {
   seed: number;
   task: TaskSpec;
   config: Record<string, unknown>;
+}
+
+/** The curve so far of a run that has not finished (killed, failed or still running). */
+export interface PartialRunResult extends RunRecord {
+  format: 'gmps-experiment-partial/1';
   xAxis: 'envSamples';
   points: CurvePointOut[];
   startedAt: string;
@@ -78,15 +82,8 @@ export interface PartialRunResult {
   updatedAt: string;
 }
 
-export interface RunResult {
+export interface RunResult extends RunRecord {
   format: 'gmps-experiment-run/1';
-  figure: string;
-  scale: string;
-  id: string;
-  algorithm: string;
-  seed: number;
-  task: TaskSpec;
-  config: Record<string, unknown>;
   curve: RunCurve;
   seconds: number;
   finishedAt: string;
