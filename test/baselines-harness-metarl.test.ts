@@ -26,6 +26,35 @@ const tiny: Record<string, Record<string, unknown>> = {
 };
 const NEW = ['pearl', 'rl2', 'maesn'] as const;
 
+/**
+ * Runs an algorithm of the registry directly on the point task with a context that records every
+ * point and log line; `killAt`: the point call that throws, where it is called (as a kill would stop
+ * the run there; the harness' own `point` never rejects).
+ */
+async function runDirect(a: string, config: Record<string, unknown>, workDir: string, killAt?: number) {
+  const samplers: Sampler[] = [];
+  const logs: string[] = [];
+  let calls = 0;
+  const point = sinon.spy((_p: { x: number; y: number }): Promise<void> => {
+    if (++calls === killAt) throw new Error('killed');
+    return Promise.resolve();
+  });
+  const ctx: RunContext = {
+    seed: 0, workDir, point, log: (l) => void logs.push(l),
+    openSampler: async (t) => {
+      const smp = await createLocalSampler({ env: { kind: 'point', options: { ...task.envOptions, ...t?.envOptions, seed: 0 } }, nEnvs: 2 });
+      samplers.push(smp);
+      return smp;
+    },
+  };
+  try {
+    const curve = await getAlgorithm(a).run({ id: a, algorithm: a, task, config }, ctx);
+    return { curve, points: point.getCalls().map((c) => c.args[0]), logs };
+  } finally {
+    await Promise.allSettled(samplers.map((smp) => smp.close()));
+  }
+}
+
 describe('baselines: PEARL, RL² and MAESN in the experiment harness', function () {
   this.timeout(60000);
   let dir: string;
@@ -67,6 +96,8 @@ describe('baselines: PEARL, RL² and MAESN in the experiment harness', function 
       for (const p of r.curve.points) assert.ok(Number.isFinite(p.y) && p.y < 0 && p.y > -8 * 3, `${a}: return ${p.y}`);
       assert.ok(p0.success !== undefined && p0.success >= 0 && p0.success <= 1);
     }
+    // The per-iteration snapshot served while PEARL ran; a finished run deletes it.
+    assert.deepEqual((await readdir(path.join(dir, 'figM', 'work', 'pearl-seed0'))).filter((f) => f.endsWith('.snapshot')), []);
     // The x axis is the algorithm's own sample count: RL² trials are 3 trials × 2 episodes × 8 steps per iteration.
     assert.deepEqual((await read('figM', 'rl2')).curve.points.map((p) => p.x), [48, 96]);
     // MAESN: 2 tasks × 2 episodes × (pre + post) × 8 steps per iteration.
@@ -100,27 +131,31 @@ describe('baselines: PEARL, RL² and MAESN in the experiment harness', function 
       multitask: { ...common, rolloutsPerTask: 2, evalRollouts: 2, hidden: [8] },
     };
     for (const [a, config] of Object.entries(configs)) {
-      const samplers: Sampler[] = [];
-      const point = sinon.spy(async (_p: { x: number; y: number }) => {});
-      const ctx: RunContext = {
-        seed: 0,
-        workDir: path.join(dir, a),
-        log: () => {},
-        point,
-        openSampler: async (t) => {
-          const s = await createLocalSampler({ env: { kind: 'point', options: { ...task.envOptions, ...t?.envOptions, seed: 0 } }, nEnvs: 2 });
-          samplers.push(s);
-          return s;
-        },
-      };
-      try {
-        const curve = await getAlgorithm(a).run({ id: a, algorithm: a, task, config }, ctx);
-        assert.ok(curve.points.length >= 2, `${a}: ${curve.points.length} points`);
-        // Recorded while running, in order, and the same points as the finished curve.
-        assert.deepEqual(point.getCalls().map((c) => c.args[0]), curve.points, a);
-      } finally {
-        await Promise.allSettled(samplers.map((s) => s.close()));
-      }
+      const { curve, points } = await runDirect(a, config, path.join(dir, a));
+      assert.ok(curve.points.length >= 2, `${a}: ${curve.points.length} points`);
+      // Recorded while running, in order, and the same points as the finished curve.
+      assert.deepEqual(points, curve.points, a);
+    }
+  });
+
+  it('a long run stopped part-way (PEARL, MAML, GMPS) continues from its last iteration when started again, with the same curve as a run never stopped', async () => {
+    const configs: Record<string, Record<string, unknown>> = {
+      pearl: { ...tiny.pearl, iterations: 3 },
+      maml: { ...common, iterations: 3, rolloutsPerTask: 2, metaBatchSize: 2, hidden: [8] },
+      gmps: { ...common, iterations: 3, rolloutsPerTask: 2, demosPerTask: 1, adamSteps: 1, hidden: [8] },
+    };
+    for (const [a, config] of Object.entries(configs)) {
+      const attempt = (workDir: string, killAt?: number) => runDirect(a, config, workDir, killAt);
+      const whole = await attempt(path.join(dir, `${a}-whole`));
+      // PEARL evaluates after each of its 3 iterations; MAML and GMPS before each and after the last.
+      assert.equal(whole.curve.points.length, a === 'pearl' ? 3 : 4, a);
+      const work = path.join(dir, `${a}-stopped`);
+      // Killed while handing over its third point, i.e. during the third iteration (after two were saved).
+      await assert.rejects(attempt(work, 3), /killed/, a);
+      const again = await attempt(work);
+      assert.ok(again.logs.some((l) => /continuing from the (snapshot|checkpoint) after iteration 2/.test(l)), `${a}: ${again.logs.join(' | ')}`);
+      assert.deepEqual(again.curve.points, whole.curve.points, `${a}: the continued run's curve is the uninterrupted one`);
+      assert.deepEqual(again.points, whole.curve.points, `${a}: the earlier points are handed to the harness again, then the new ones`);
     }
   });
 

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/learning/backend.js';
 import { defaultMamlConfig, mamlTrain } from '../src/learning/maml.js';
@@ -40,6 +43,48 @@ describe('baselines: MAML-TRPO', function () {
       }
     } finally {
       await sampler.close();
+    }
+  });
+
+  it('continues from its per-iteration snapshot exactly as a run that was never stopped', async () => {
+    const envOptions = { horizon: 10, maxStep: 0.2 };
+    const dir = await mkdtemp(path.join(tmpdir(), 'maml-snap-'));
+    const base = {
+      ...defaultMamlConfig('point'), envOptions, seed: 5, metaBatchSize: 3, numTasks: 3, numHeldOut: 2,
+      rolloutsPerTask: 4, evalEvery: 2, hidden: [16], stepSize: 'learned' as const,
+    };
+    const run = async (iterations: number, opts: Partial<Parameters<typeof mamlTrain>[0]> = {}, over: Partial<typeof base> = {}) => {
+      const sampler = await createLocalSampler({ env: { kind: 'point', options: envOptions }, nEnvs: 4 });
+      try {
+        return await mamlTrain({ config: { ...base, ...over, iterations }, sampler, obsDim: 2, actDim: 2, ...opts });
+      } finally {
+        await sampler.close();
+      }
+    };
+    const file = path.join(dir, 'maml.snapshot');
+    const whole = await run(4);
+    const first = await run(2, { snapshot: { file, extra: () => 'mine' } });
+    first.dispose();
+    let resumedAt = -1;
+    let extra: unknown;
+    const itrs: number[] = [];
+    const second = await run(4, { snapshot: { file, onResume: (e, i) => void ((resumedAt = i), (extra = e)) }, onIteration: (l) => void itrs.push(l.iteration) });
+    try {
+      assert.equal(resumedAt, 2);
+      assert.equal(extra, 'mine');
+      assert.deepEqual(itrs, [2, 3], 'only the iterations after the snapshot run');
+      assert.equal(second.envSamples, whole.envSamples);
+      assert.deepEqual(JSON.parse(JSON.stringify(second.curve)), JSON.parse(JSON.stringify(whole.curve)));
+      assert.deepEqual(second.iterations.map((l) => l.surrogateAfter), whole.iterations.map((l) => l.surrogateAfter));
+      for (const [name, t] of Object.entries({ ...whole.params, ...whole.stepSizes })) {
+        const mine = { ...second.params, ...second.stepSizes }[name];
+        assert.deepEqual(Array.from(mine.dataSync()), Array.from(t.dataSync()), `${name} differs after the continued run`);
+      }
+      await assert.rejects(run(5, { snapshot: { file } }, { rolloutsPerTask: 5 }), /other settings \(rolloutsPerTask\); delete it/);
+    } finally {
+      whole.dispose();
+      second.dispose();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/learning/backend.js';
 import { klToUnitPrior, Pearl, productOfGaussians, trainPearl } from '../src/learning/pearl.js';
@@ -91,6 +94,56 @@ describe('baselines PEARL', function () {
       assert.equal(rlTotal, 2 * 40 + 3 * 2 * 20, 'every episode stays in the RL buffers');
     } finally {
       agent.dispose();
+    }
+  });
+
+  it('continues from its per-iteration snapshot exactly as a run that was never stopped', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'pearl-snap-'));
+    const tasks = [goal(0.5, 0), goal(-0.5, 0), goal(0, 0.5)];
+    const config = {
+      hidden: [16], encoderHidden: [16], latentDim: 2, seed: 4, initialEpisodesPerTask: 1, tasksPerIteration: 2,
+      priorEpisodes: 1, posteriorEpisodes: 1, gradStepsPerIteration: 5, metaBatch: 2, batchSize: 32, contextBatch: 10,
+    };
+    const weights = async (a: Pearl) => Array.from((await a.saveState()).arrays['net1/0']);
+    const agents: Pearl[] = [];
+    try {
+      // Uninterrupted: 4 iterations.
+      const whole = await trainPearl({ sampler, tasks, iterations: 4, config });
+      agents.push(whole.agent);
+      // Stopped after 2 (the snapshot is written after each), then a new agent continues to 4.
+      const file = path.join(dir, 'pearl.snapshot');
+      const first = await trainPearl({ sampler, tasks, iterations: 2, config, snapshot: { file, extra: () => ({ note: 'two' }) } });
+      agents.push(first.agent);
+      let resumed: { extra: unknown; iteration: number } | undefined;
+      const seen: number[] = [];
+      const second = await trainPearl({
+        sampler, tasks, iterations: 4, config,
+        snapshot: { file, onResume: (extra, iteration) => void (resumed = { extra, iteration }) },
+        onIteration: (s) => void seen.push(s.iteration),
+      });
+      agents.push(second.agent);
+      assert.deepEqual(resumed, { extra: { note: 'two' }, iteration: 2 });
+      assert.deepEqual(seen, [2, 3], 'only the iterations after the snapshot run');
+      assert.equal(second.agent.envSteps, whole.agent.envSteps);
+      assert.equal(second.agent.gradSteps, whole.agent.gradSteps);
+      assert.deepEqual(second.history.map((h) => h.meanReturn), whole.history.map((h) => h.meanReturn));
+      assert.deepEqual(second.agent.rlBuffers.map((b) => b.size), whole.agent.rlBuffers.map((b) => b.size));
+      // Same networks to the bit: the Adam moments, replay contents and random streams were restored.
+      assert.deepEqual(await weights(second.agent), await weights(whole.agent));
+      assert.notDeepEqual(await weights(second.agent), await weights(first.agent), 'the continued run trained further');
+
+      // A snapshot of other settings, or a damaged one, is refused with what to do.
+      await assert.rejects(trainPearl({ sampler, tasks, iterations: 5, config: { ...config, batchSize: 16 }, snapshot: { file } }), /other settings \(batchSize\); delete it/);
+      await assert.rejects(trainPearl({ sampler, tasks: tasks.slice(0, 2), iterations: 5, config, snapshot: { file } }), /3 training tasks, this run has 2/);
+      const bytes = await readFile(file);
+      bytes[bytes.length - 3] ^= 0xff;
+      await writeFile(file, bytes);
+      await assert.rejects(trainPearl({ sampler, tasks, iterations: 5, config, snapshot: { file } }), /corrupt: the payload does not match its SHA-256; delete it/);
+      await writeFile(file, bytes.subarray(0, bytes.length - 100));
+      await assert.rejects(trainPearl({ sampler, tasks, iterations: 5, config, snapshot: { file } }), /truncated/);
+    } finally {
+      for (const a of agents) a.dispose();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

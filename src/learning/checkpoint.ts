@@ -93,7 +93,8 @@ export function codeVersion(): CodeVersion {
   return cachedVersion;
 }
 
-async function writeAtomic(file: string, data: string | readonly Uint8Array[]): Promise<void> {
+/** Writes a file through a temporary file, fsync and rename: a reader sees the old file or the new one, never a part. */
+export async function writeAtomic(file: string, data: string | readonly Uint8Array[]): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
   const h = await fs.open(tmp, 'w');
   try {

@@ -28,7 +28,8 @@ import { adaptStep } from './gmps.js';
 import { checkSamplerFor, drawTasks, envSpecOf, evaluateAdaptation, meanReturn, policyAct, type CurvePoint, type MetaTrainConfig } from './meta-train.js';
 import { clampedLogStd, gaussianLogProb, headMeanPerTask, innerGradients, MIN_LOG_STD } from './policy/head.js';
 import { createPolicy, defaultVisionConfig, disposeParams, obsModeOf, type GmpsPolicy, type Params } from './policy/index.js';
-import { Rng } from './rng.js';
+import { Rng, type RngState } from './rng.js';
+import { readSnapshot, restoreTensors, SnapshotError, snapshotExists, type SnapshotOption, tensorArrays, writeSnapshot } from './snapshot.js';
 import type { Sampler } from './sampler.js';
 import { stackField, type ObsMode, type Trajectory } from './trajectory.js';
 import { gaussianKl, trpoStep, type TrpoOptions } from './trpo.js';
@@ -114,6 +115,23 @@ export interface MamlOptions {
   actDim: number;
   onIteration?: (log: MamlIterationLog) => void;
   onEval?: (p: CurvePoint) => void;
+  /**
+   * Per-iteration snapshot (θ, α, the meta-batch task stream, sample count, curve and logs): the
+   * run continues from it when started again with the same config (every iteration draws its own
+   * randomness from the seed and its index, so the continued run is the run that was not stopped).
+   */
+  snapshot?: SnapshotOption;
+}
+
+interface MamlSnapshotMeta {
+  config: MamlConfig;
+  /** Iterations completed. */
+  iterations: number;
+  envSamples: number;
+  taskRng: { state: RngState; spare: number | null };
+  curve: CurvePoint[];
+  logs: MamlIterationLog[];
+  extra: unknown;
 }
 
 /** Tensors of one MAML meta-batch (every task has the same number of rows: fixed horizons). */
@@ -381,8 +399,29 @@ export async function mamlTrain(opts: MamlOptions): Promise<MamlResult> {
     opts.onEval?.(point);
   };
 
+  let start = 0;
+  const snap = opts.snapshot;
   try {
-    for (let itr = 0; itr < c.iterations; itr++) {
+    if (snap && (await snapshotExists(snap.file))) {
+      const saved = await readSnapshot<MamlSnapshotMeta>(snap.file, 'maml');
+      const { iterations: _a, evalEvery: _b, ...mine } = c;
+      const { iterations: _c, evalEvery: _d, ...theirs } = saved.meta.config;
+      const diff = Object.keys({ ...mine, ...theirs }).filter((k) => JSON.stringify((mine as Record<string, unknown>)[k]) !== JSON.stringify((theirs as Record<string, unknown>)[k]));
+      if (diff.length) throw new SnapshotError(`${snap.file} was written by a MAML run with other settings (${diff.join(', ')}); delete it to start the run over, or run with its settings`);
+      const th = restoreTensors(saved, 'theta', theta);
+      const al = restoreTensors(saved, 'alpha', alpha);
+      disposeParams(theta);
+      disposeParams(alpha);
+      theta = th;
+      alpha = al;
+      taskRng.loadState(saved.meta.taskRng);
+      envSamples = saved.meta.envSamples;
+      curve.push(...saved.meta.curve);
+      logs.push(...saved.meta.logs);
+      start = saved.meta.iterations;
+      await snap.onResume?.(saved.meta.extra, start);
+    }
+    for (let itr = start; itr < c.iterations; itr++) {
       if (c.evalEvery > 0 && itr % c.evalEvery === 0) await evaluate(itr);
       const rng = new Rng(`${c.seed}-maml-itr-${itr}`);
       const tasks = Array.from({ length: c.metaBatchSize }, () => sampleTask(taskRng.asFunction()));
@@ -436,8 +475,16 @@ export async function mamlTrain(opts: MamlOptions): Promise<MamlResult> {
       };
       logs.push(log);
       opts.onIteration?.(log);
+      if (snap) {
+        const meta: MamlSnapshotMeta = { config: c, iterations: itr + 1, envSamples, taskRng: taskRng.saveState(), curve, logs, extra: snap.extra?.() ?? null };
+        await writeSnapshot(snap.file, { kind: 'maml', meta, arrays: { ...tensorArrays('theta', theta), ...tensorArrays('alpha', alpha) } });
+      }
     }
     await evaluate(c.iterations);
+  } catch (err) {
+    disposeParams(theta);
+    disposeParams(alpha);
+    throw err;
   } finally {
     probe.close();
   }

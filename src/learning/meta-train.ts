@@ -291,6 +291,8 @@ export interface MetaTrainOptions {
   stopAfter?: number;
   onIteration?: (log: IterationLog, state: TrainState) => void;
   onEval?: (point: CurvePoint) => void;
+  /** With `resume`: called once the checkpoint is loaded, with the state the run continues from (its curve so far included). */
+  onResume?: (state: TrainState) => void | Promise<void>;
   /**
    * Model selection: after every evaluation whose post-update return (held-out tasks, else the
    * training tasks) beats the best so far, write θ and α as they were evaluated to `<outDir>/best`
@@ -470,6 +472,7 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
     learner.adam.restore(ck.adamStep, ck.adamSlots);
     demos = ck.demos;
     disposeLoaded(ck);
+    await opts.onResume?.(state);
   } else {
     const from = opts.initFrom ? await loadCheckpoint(opts.initFrom) : undefined;
     if (from) {

@@ -21,7 +21,22 @@
 import * as tf from '@tensorflow/tfjs-core';
 import './policy/gradients.js';
 import type { TaskParams } from '../../sim/types.js';
-import { Rng } from './rng.js';
+import { Rng, type RngState } from './rng.js';
+import {
+  type OptimizerMeta,
+  optimizerState,
+  readSnapshot,
+  restoreOptimizer,
+  restoreVariables,
+  type Snapshot,
+  type SnapshotArrays,
+  SnapshotError,
+  snapshotArray,
+  snapshotExists,
+  type SnapshotOption,
+  variableArrays,
+  writeSnapshot,
+} from './snapshot.js';
 import type { ActFn, Sampler } from './sampler.js';
 import { Mlp, ReplayBuffer } from './sac.js';
 import { succeeded, undiscountedReturn, type Trajectory } from './trajectory.js';
@@ -500,11 +515,102 @@ export class Pearl {
     };
   }
 
+  // ---- snapshots -------------------------------------------------------------------------
+
+  private get networks(): Mlp[] {
+    return [this.encoder, this.actor, this.q1, this.q2, this.q1Target, this.q2Target];
+  }
+
+  private get optimizers(): Array<[string, tf.Optimizer]> {
+    return [
+      ['actor', this.actorOpt],
+      ['critic', this.criticOpt],
+      ['encoder', this.encoderOpt],
+      ['alpha', this.alphaOpt],
+    ];
+  }
+
+  /**
+   * Everything the agent learns and draws from: the six networks and log α, the four Adam states,
+   * every replay buffer, its random stream and its counters (`loadState` continues from it).
+   */
+  async saveState(): Promise<{ meta: PearlStateMeta; arrays: SnapshotArrays }> {
+    const arrays: SnapshotArrays = {};
+    this.networks.forEach((m, i) => Object.assign(arrays, variableArrays(`net${i}`, m.variables)));
+    Object.assign(arrays, variableArrays('logAlpha', [this.logAlpha]));
+    const optimizers: Record<string, OptimizerMeta> = {};
+    for (const [name, opt] of this.optimizers) {
+      const st = await optimizerState(`opt/${name}`, opt);
+      optimizers[name] = st.meta;
+      Object.assign(arrays, st.arrays);
+    }
+    const buffers = (kind: 'rl' | 'enc', list: ReplayBuffer[]) =>
+      list.map((b, k) => {
+        const st = b.saveState();
+        for (const [name, a] of Object.entries(st.arrays)) arrays[`${kind}/${k}/${name}`] = a;
+        return st.meta;
+      });
+    return {
+      meta: {
+        config: this.config,
+        dims: this.dims,
+        envSteps: this.envSteps,
+        gradSteps: this.gradSteps,
+        rng: this.rng.saveState(),
+        optimizers,
+        rlBuffers: buffers('rl', this.rlBuffers),
+        encoderBuffers: buffers('enc', this.encoderBuffers),
+      },
+      arrays,
+    };
+  }
+
+  /** Continues from `saveState()` of an agent with the same dimensions and config (else a SnapshotError naming the difference). */
+  async loadState(snap: Snapshot<PearlStateMeta>): Promise<void> {
+    const m = snap.meta;
+    const mine = JSON.stringify({ dims: this.dims, config: this.config });
+    const theirs = JSON.stringify({ dims: m.dims, config: m.config });
+    if (mine !== theirs) {
+      const diff = Object.keys({ ...this.config, ...m.config }).filter((k) => JSON.stringify((this.config as unknown as Record<string, unknown>)[k]) !== JSON.stringify((m.config as unknown as Record<string, unknown>)?.[k]));
+      throw new SnapshotError(`the PEARL snapshot was written with other settings (${diff.length ? diff.join(', ') : 'state or action dimensions'}); delete it to start the run over, or run with its settings`);
+    }
+    this.networks.forEach((net, i) => restoreVariables(snap, `net${i}`, net.variables));
+    restoreVariables(snap, 'logAlpha', [this.logAlpha]);
+    for (const [name, opt] of this.optimizers) await restoreOptimizer(snap, `opt/${name}`, opt, m.optimizers[name]);
+    this.ensureBuffers(m.rlBuffers.length);
+    const fill = (kind: 'rl' | 'enc', metas: Array<{ size: number; head: number }>, list: ReplayBuffer[]) =>
+      metas.forEach((bm, k) => {
+        const b = list[k];
+        list[k].loadState(bm, {
+          inputs: snapshotArray(snap, `${kind}/${k}/inputs`, bm.size * b.inputDim) as Float32Array,
+          actions: snapshotArray(snap, `${kind}/${k}/actions`, bm.size * b.actionDim) as Float32Array,
+          rewards: snapshotArray(snap, `${kind}/${k}/rewards`, bm.size) as Float32Array,
+          nextInputs: snapshotArray(snap, `${kind}/${k}/nextInputs`, bm.size * b.inputDim) as Float32Array,
+        });
+      });
+    fill('rl', m.rlBuffers, this.rlBuffers);
+    fill('enc', m.encoderBuffers, this.encoderBuffers);
+    this.rng.loadState(m.rng);
+    this.envSteps = m.envSteps;
+    this.gradSteps = m.gradSteps;
+  }
+
   dispose(): void {
-    for (const m of [this.encoder, this.actor, this.q1, this.q2, this.q1Target, this.q2Target]) m.dispose();
+    for (const m of this.networks) m.dispose();
     this.logAlpha.dispose();
     for (const o of [this.actorOpt, this.criticOpt, this.encoderOpt, this.alphaOpt]) o.dispose();
   }
+}
+
+export interface PearlStateMeta {
+  config: PearlConfig;
+  dims: PearlDims;
+  envSteps: number;
+  gradSteps: number;
+  rng: { state: RngState; spare: number | null };
+  optimizers: Record<string, OptimizerMeta>;
+  rlBuffers: Array<{ size: number; head: number }>;
+  encoderBuffers: Array<{ size: number; head: number }>;
 }
 
 export interface PearlEvaluation {
@@ -536,6 +642,22 @@ export interface TrainPearlOptions {
   /** Continue training an existing agent (same task list). */
   agent?: Pearl;
   onIteration?: (stats: PearlIterationStats, agent: Pearl) => void | Promise<void>;
+  /**
+   * Snapshot file: written after every iteration (after `onIteration`), with the caller's `extra()`
+   * (e.g. its curve so far). When the file exists at the start, training continues from it: the
+   * agent, the task stream and the iteration count are restored and `onResume` gets the extra.
+   */
+  snapshot?: SnapshotOption;
+}
+
+interface PearlSnapshotMeta {
+  agent: PearlStateMeta;
+  /** Iterations completed. */
+  iterations: number;
+  taskRng: { state: RngState; spare: number | null };
+  tasks: number;
+  history: PearlIterationStats[];
+  extra: unknown;
 }
 
 /**
@@ -548,12 +670,34 @@ export async function trainPearl(opts: TrainPearlOptions): Promise<{ agent: Pear
   if (!Number.isInteger(opts.iterations) || opts.iterations < 0) throw new Error(`iterations must be a non-negative integer, got ${opts.iterations}`);
   const info = opts.sampler.info;
   const agent = opts.agent ?? new Pearl({ stateDim: info.stateDim, actionDim: info.actionDim }, opts.config);
+  try {
+    return await runPearl(opts, agent);
+  } catch (err) {
+    // An agent made here frees its (process-global) variable names, so the next run can make its own.
+    if (!opts.agent) agent.dispose();
+    throw err;
+  }
+}
+
+async function runPearl(opts: TrainPearlOptions, agent: Pearl): Promise<{ agent: Pearl; history: PearlIterationStats[] }> {
   const c = agent.config;
   const taskRng = new Rng(`pearl-tasks-${c.seed}`);
   const all = opts.tasks.map((_, k) => k);
-  if (agent.envSteps === 0) await agent.collect(opts.sampler, opts.tasks, all, c.initialEpisodesPerTask, 'prior');
   const history: PearlIterationStats[] = [];
-  for (let it = 0; it < opts.iterations; it++) {
+  let start = 0;
+  const snap = opts.snapshot;
+  if (snap && (await snapshotExists(snap.file))) {
+    const saved = await readSnapshot<PearlSnapshotMeta>(snap.file, 'pearl');
+    if (saved.meta.tasks !== opts.tasks.length) throw new SnapshotError(`${snap.file} was written for ${saved.meta.tasks} training tasks, this run has ${opts.tasks.length}; delete it to start the run over`);
+    await agent.loadState({ ...saved, meta: saved.meta.agent });
+    taskRng.loadState(saved.meta.taskRng);
+    start = saved.meta.iterations;
+    history.push(...saved.meta.history);
+    await snap.onResume?.(saved.meta.extra, start);
+  } else if (agent.envSteps === 0) {
+    await agent.collect(opts.sampler, opts.tasks, all, c.initialEpisodesPerTask, 'prior');
+  }
+  for (let it = start; it < opts.iterations; it++) {
     const which = Array.from({ length: c.tasksPerIteration }, () => taskRng.int(opts.tasks.length));
     const prior = await agent.collect(opts.sampler, opts.tasks, which, c.priorEpisodes, 'prior', { clearEncoder: true });
     const post = await agent.collect(opts.sampler, opts.tasks, which, c.posteriorEpisodes, 'posterior');
@@ -569,6 +713,11 @@ export async function trainPearl(opts: TrainPearlOptions): Promise<{ agent: Pear
     };
     history.push(stats);
     await opts.onIteration?.(stats, agent);
+    if (snap) {
+      const st = await agent.saveState();
+      const meta: PearlSnapshotMeta = { agent: st.meta, iterations: it + 1, taskRng: taskRng.saveState(), tasks: opts.tasks.length, history, extra: snap.extra?.() ?? null };
+      await writeSnapshot(snap.file, { kind: 'pearl', meta, arrays: st.arrays });
+    }
   }
   return { agent, history };
 }

@@ -59,6 +59,20 @@ export class Rng {
     return [this.a, this.b, this.c, this.d];
   }
 
+  /** The full state, the pending Box–Muller normal included (null when none), for snapshots. */
+  saveState(): { state: RngState; spare: number | null } {
+    return { state: this.state(), spare: Number.isNaN(this.spare) ? null : this.spare };
+  }
+
+  /** Continues exactly from a `saveState()`. */
+  loadState(saved: { state: RngState; spare: number | null }): void {
+    if (!Array.isArray(saved?.state) || saved.state.length !== 4 || !saved.state.every((x) => Number.isInteger(x))) {
+      throw new Error(`Rng.loadState needs four 32-bit integers, got ${JSON.stringify(saved?.state)}`);
+    }
+    [this.a, this.b, this.c, this.d] = saved.state.map((x) => x >>> 0) as RngState;
+    this.spare = saved.spare ?? Number.NaN;
+  }
+
   nextUint32(): number {
     const t = (((this.a + this.b) >>> 0) + this.d) >>> 0;
     this.d = (this.d + 1) >>> 0;

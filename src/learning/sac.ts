@@ -155,6 +155,38 @@ export class ReplayBuffer {
     }
   }
 
+  /** The stored rows (all of them once the ring has wrapped) and the ring's position, for snapshots. */
+  saveState(): { meta: { size: number; head: number }; arrays: { inputs: Float32Array; actions: Float32Array; rewards: Float32Array; nextInputs: Float32Array } } {
+    const rows = this.size;
+    return {
+      meta: { size: this.size, head: this.head },
+      arrays: {
+        inputs: this.inputs.subarray(0, rows * this.inputDim),
+        actions: this.actions.subarray(0, rows * this.actionDim),
+        rewards: this.rewards.subarray(0, rows),
+        nextInputs: this.nextInputs.subarray(0, rows * this.inputDim),
+      },
+    };
+  }
+
+  /** Refills the buffer from `saveState()` (same widths; the capacity may be larger, not smaller). */
+  loadState(meta: { size: number; head: number }, arrays: { inputs: Float32Array; actions: Float32Array; rewards: Float32Array; nextInputs: Float32Array }): void {
+    const { size, head } = meta;
+    if (!Number.isInteger(size) || size < 0 || size > this.capacity || !Number.isInteger(head) || head < 0 || head >= Math.max(1, this.capacity)) {
+      throw new Error(`replay buffer state (size ${size}, head ${head}) does not fit a buffer of capacity ${this.capacity}`);
+    }
+    if (arrays.inputs.length !== size * this.inputDim || arrays.nextInputs.length !== size * this.inputDim || arrays.actions.length !== size * this.actionDim || arrays.rewards.length !== size) {
+      throw new Error(`replay buffer state holds arrays of other widths than this buffer's (${this.inputDim}-wide inputs, ${this.actionDim}-D actions, ${size} rows)`);
+    }
+    this.inputs.set(arrays.inputs);
+    this.actions.set(arrays.actions);
+    this.rewards.set(arrays.rewards);
+    this.nextInputs.set(arrays.nextInputs);
+    this.size = size;
+    // A full ring continues where it was; a ring that never wrapped continues after its last row.
+    this.head = size === this.capacity ? head : size % this.capacity;
+  }
+
   sample(n: number, rng: Rng): { inputs: Float32Array; actions: Float32Array; rewards: Float32Array; nextInputs: Float32Array } {
     if (this.size === 0) throw new Error('replay buffer is empty');
     const inputs = new Float32Array(n * this.inputDim);

@@ -21,6 +21,7 @@
  * episodes before acting on the posterior (x = 0: the context episodes' own return); RL², episode
  * k of one trial; MAESN, k inner steps on the latent distribution.
  */
+import path from 'node:path';
 import type { Env, TaskKind, TaskParams } from '../../../sim/types.js';
 import type { CurvePoint } from '../meta-train.js';
 import type { GmpsPolicy, Params } from '../policy/index.js';
@@ -43,6 +44,15 @@ export function getAlgorithm(name: string): Algorithm {
 
 export function algorithmNames(): string[] {
   return [...registry.keys()];
+}
+
+async function fileExists(file: string): Promise<boolean> {
+  const { stat } = await import('node:fs/promises');
+  try {
+    return (await stat(file)).isFile();
+  } catch {
+    return false;
+  }
 }
 
 type CurveKind = 'train' | 'heldOut' | 'fineTune' | 'ood';
@@ -86,10 +96,12 @@ function metaCurve(points: readonly CurvePoint[], which: 'train' | 'heldOut'): C
 }
 
 /** Passes an evaluation of a samples curve to the harness as soon as it is measured (`RunContext.point`). */
-function recordPoint(ctx: RunContext, kind: CurveKind, p: CurvePoint, xOffset = 0): void {
-  if (!samplesCurve(kind) || (kind !== 'train' && !p.heldOut)) return;
+function recordPoint(ctx: RunContext, kind: CurveKind, p: CurvePoint, xOffset = 0): CurvePointOut | undefined {
+  if (!samplesCurve(kind) || (kind !== 'train' && !p.heldOut)) return undefined;
   const [q] = metaCurve([p], kind);
-  void ctx.point({ ...q, x: q.x + xOffset });
+  const out = { ...q, x: q.x + xOffset };
+  void ctx.point(out);
+  return out;
 }
 
 /** Held-out tasks for 'fineTune' curves; the Ant's OOD goals for 'ood'. */
@@ -254,11 +266,28 @@ const gmps: Algorithm = {
         extra.sacFinalReturn = history.at(-1)?.meanReturn;
         expert = { kind: 'agent', expert: agent };
       }
+      // A run stopped part-way continues from its meta-training checkpoint (written every iteration).
+      // Not with SAC experts: they are not checkpointed, and DAgger needs them.
+      const resume = cfg.expert !== 'sac' && (await fileExists(path.join(ctx.workDir, 'model.json')));
       const res = await metaTrain({
         config,
         sampler,
         expert,
         outDir: ctx.workDir,
+        ...(resume
+          ? {
+              resume: true,
+              onResume: async (state) => {
+                const mine = JSON.stringify({ ...config, iterations: 0 });
+                const theirs = JSON.stringify({ ...state.config, iterations: 0 });
+                if (mine !== theirs) {
+                  throw new Error(`${ctx.workDir} holds a GMPS run of other settings than this figure's; delete that directory to start the run over`);
+                }
+                ctx.log(`gmps: continuing from the checkpoint after iteration ${state.iteration} (${state.curve.length} evaluations so far)`);
+                for (const p of state.curve) recordPoint(ctx, kind, p, expertSamples);
+              },
+            }
+          : {}),
         onEval: (p) => {
           ctx.log(`gmps itr ${p.iteration}: ${p.envSamples + expertSamples} samples, post-update return ${p.train.postReturn.toFixed(2)}`);
           recordPoint(ctx, kind, p, expertSamples);
@@ -310,10 +339,13 @@ const maml: Algorithm = {
       policyKind: vision ? ('vision' as const) : ((cfg.policyKind as 'mlp' | 'mlp-biasAda' | undefined) ?? base.policyKind),
       hidden: (cfg.hidden as number[] | undefined) ?? base.hidden,
     };
+    // The held-out points so far, kept in the run's snapshot so a continued run hands them on again.
+    const points: CurvePointOut[] = [];
     const res = await mamlTrain({
       config,
       sampler,
       ...d,
+      snapshot: iterationSnapshot(ctx, 'maml', points),
       onIteration: (l) =>
         ctx.log(
           `maml itr ${l.iteration} done: ${l.envSamples} samples, pre / post-update return ${l.preReturn.toFixed(2)} / ${l.postReturn.toFixed(2)}, ` +
@@ -321,7 +353,8 @@ const maml: Algorithm = {
         ),
       onEval: (p) => {
         ctx.log(`maml itr ${p.iteration}: ${p.envSamples} samples, post-update return ${p.train.postReturn.toFixed(2)}`);
-        recordPoint(ctx, kind, p);
+        const q = recordPoint(ctx, kind, p);
+        if (q) points.push(q);
       },
     });
     try {
@@ -475,6 +508,26 @@ async function baselineSetup(name: string, spec: RunSpec, seed: number): Promise
   return { kind, iterations, evalEvery, tasks, heldOut, curveTasks: kind === 'train' ? tasks : heldOut, curveOn: samplesCurve(kind) };
 }
 
+/**
+ * The per-iteration snapshot of a long baseline run, in its work directory: the run continues from
+ * its last completed iteration when started again, and the curve points it had are handed to the
+ * harness again (so the partial curve file holds the whole curve).
+ */
+function iterationSnapshot(ctx: RunContext, name: string, points: CurvePointOut[]): { file: string; extra: () => unknown; onResume: (extra: unknown, iteration: number) => Promise<void> } {
+  return {
+    file: path.join(ctx.workDir, `${name}.snapshot`),
+    extra: () => ({ points }),
+    onResume: async (extra, iteration) => {
+      const saved = (extra as { points?: CurvePointOut[] } | null)?.points ?? [];
+      ctx.log(`${name}: continuing from the snapshot after iteration ${iteration} (${saved.length} curve points so far)`);
+      for (const p of saved) {
+        points.push(p);
+        await ctx.point(p);
+      }
+    },
+  };
+}
+
 /** Per-task replay capacity for a PEARL run: room for every episode a task can expect, at most 1e6. */
 function pearlReplayCapacity(c: { initialEpisodesPerTask: number; tasksPerIteration: number; priorEpisodes: number; posteriorEpisodes: number }, horizon: number, iterations: number, numTasks: number): number {
   const visits = Math.ceil((2 * iterations * c.tasksPerIteration) / numTasks) + 1;
@@ -498,6 +551,7 @@ const pearl: Algorithm = {
       tasks: setup.tasks,
       iterations: setup.iterations,
       config,
+      snapshot: iterationSnapshot(ctx, 'pearl', points),
       onIteration: async (s, a) => {
         let line = `pearl itr ${s.iteration}: ${s.envSteps} samples, episode return ${s.meanReturn.toFixed(2)}`;
         if (setup.curveOn && evalDue(s.iteration, setup.iterations, setup.evalEvery)) {

@@ -7,6 +7,12 @@
  * `<id>-seed<k>.partial.json`, rewritten atomically after each point: a run killed after hours leaves
  * its curve so far (`gmps report` lists it as unfinished). A run that starts again moves an earlier
  * partial curve to `<id>-seed<k>.partial.prev.json`; the finished result replaces both.
+ *
+ * Runs of hours continue where they stopped: PEARL and MAML write a snapshot of their whole state
+ * after every iteration (`<out>/<figure>/work/<id>-seed<k>/<algorithm>.snapshot`), GMPS its
+ * meta-training checkpoint; started again, the run continues after its last completed iteration and
+ * hands its earlier curve points to the harness again, so the new partial curve is the whole curve.
+ * The snapshots are deleted when the run finishes.
  */
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -134,6 +140,7 @@ export async function runFigure(opts: RunFigureOptions): Promise<RunStatus[]> {
         await rm(file.replace(/\.json$/, '.error.txt'), { force: true });
         await rm(partial, { force: true });
         await rm(partialPrev, { force: true });
+        for (const f of await figureFiles(workDir)) if (f.endsWith('.snapshot')) await rm(path.join(workDir, f), { force: true });
         log(`${opts.figure}/${spec.id} seed ${seed}: finished in ${seconds.toFixed(0)} s`);
         out.push({ id: spec.id, seed, file, status: 'ran', seconds });
       } catch (err) {
