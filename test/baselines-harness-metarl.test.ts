@@ -138,16 +138,17 @@ describe('baselines: PEARL, RL² and MAESN in the experiment harness', function 
     }
   });
 
-  it('a long run stopped part-way (PEARL, MAML, GMPS) continues from its last iteration when started again, with the same curve as a run never stopped', async () => {
+  it('a long run stopped part-way (PEARL, MAML, MultiTask, GMPS) continues from its last iteration when started again, with the same curve as a run never stopped', async () => {
     const configs: Record<string, Record<string, unknown>> = {
       pearl: { ...tiny.pearl, iterations: 3 },
       maml: { ...common, iterations: 3, rolloutsPerTask: 2, metaBatchSize: 2, hidden: [8] },
+      multitask: { ...common, iterations: 3, rolloutsPerTask: 2, evalRollouts: 2, hidden: [8] },
       gmps: { ...common, iterations: 3, rolloutsPerTask: 2, demosPerTask: 1, adamSteps: 1, hidden: [8] },
     };
     for (const [a, config] of Object.entries(configs)) {
       const attempt = (workDir: string, killAt?: number) => runDirect(a, config, workDir, killAt);
       const whole = await attempt(path.join(dir, `${a}-whole`));
-      // PEARL evaluates after each of its 3 iterations; MAML and GMPS before each and after the last.
+      // PEARL evaluates after each of its 3 iterations; the others before each and after the last.
       assert.equal(whole.curve.points.length, a === 'pearl' ? 3 : 4, a);
       const work = path.join(dir, `${a}-stopped`);
       // Killed while handing over its third point, i.e. during the third iteration (after two were saved).

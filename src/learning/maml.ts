@@ -29,7 +29,7 @@ import { checkSamplerFor, drawTasks, envSpecOf, evaluateAdaptation, meanReturn, 
 import { clampedLogStd, gaussianLogProb, headMeanPerTask, innerGradients, MIN_LOG_STD } from './policy/head.js';
 import { createPolicy, defaultVisionConfig, disposeParams, obsModeOf, type GmpsPolicy, type Params } from './policy/index.js';
 import { Rng, type RngState } from './rng.js';
-import { readSnapshot, restoreTensors, SnapshotError, snapshotExists, type SnapshotOption, tensorArrays, writeSnapshot } from './snapshot.js';
+import { checkSameSettings, readSnapshot, restoreTensors, snapshotExists, type SnapshotOption, tensorArrays, writeSnapshot } from './snapshot.js';
 import type { Sampler } from './sampler.js';
 import { stackField, type ObsMode, type Trajectory } from './trajectory.js';
 import { gaussianKl, trpoStep, type TrpoOptions } from './trpo.js';
@@ -404,10 +404,7 @@ export async function mamlTrain(opts: MamlOptions): Promise<MamlResult> {
   try {
     if (snap && (await snapshotExists(snap.file))) {
       const saved = await readSnapshot<MamlSnapshotMeta>(snap.file, 'maml');
-      const { iterations: _a, evalEvery: _b, ...mine } = c;
-      const { iterations: _c, evalEvery: _d, ...theirs } = saved.meta.config;
-      const diff = Object.keys({ ...mine, ...theirs }).filter((k) => JSON.stringify((mine as Record<string, unknown>)[k]) !== JSON.stringify((theirs as Record<string, unknown>)[k]));
-      if (diff.length) throw new SnapshotError(`${snap.file} was written by a MAML run with other settings (${diff.join(', ')}); delete it to start the run over, or run with its settings`);
+      checkSameSettings(snap.file, 'MAML', c, saved.meta.config, ['iterations', 'evalEvery']);
       const th = restoreTensors(saved, 'theta', theta);
       const al = restoreTensors(saved, 'alpha', alpha);
       disposeParams(theta);

@@ -29,6 +29,7 @@ import {
 import { createPolicy, defaultVisionConfig, disposeParams, obsModeOf, type GmpsPolicy, type Params } from './policy/index.js';
 import { initStepSizes } from './policy/mlp.js';
 import { Rng } from './rng.js';
+import { checkSameSettings, readSnapshot, restoreTensors, snapshotExists, type SnapshotOption, tensorArrays, writeSnapshot } from './snapshot.js';
 import type { Sampler } from './sampler.js';
 import type { ObsMode, Trajectory } from './trajectory.js';
 import { gaussianKl, trpoStep, type TrpoOptions } from './trpo.js';
@@ -115,7 +116,24 @@ export interface MultiTaskResult {
 }
 
 /** MultiTask: TRPO on all training tasks, no adaptation. */
-export async function multiTaskTrain(opts: { config: MultiTaskConfig; sampler: Sampler; obsDim: number; actDim: number; onEval?: (p: CurvePoint) => void }): Promise<MultiTaskResult> {
+interface MultiTaskSnapshotMeta {
+  config: MultiTaskConfig;
+  /** Iterations completed. */
+  iterations: number;
+  envSamples: number;
+  curve: CurvePoint[];
+  extra: unknown;
+}
+
+export async function multiTaskTrain(opts: {
+  config: MultiTaskConfig;
+  sampler: Sampler;
+  obsDim: number;
+  actDim: number;
+  onEval?: (p: CurvePoint) => void;
+  /** Per-iteration snapshot (θ, sample count, curve); the run continues from it when started again (each iteration's randomness comes from the seed and its index). */
+  snapshot?: SnapshotOption;
+}): Promise<MultiTaskResult> {
   const c = opts.config;
   if (!Number.isInteger(c.iterations) || c.iterations < 1) throw new Error(`MultiTask: iterations must be a positive integer, got ${c.iterations}`);
   if (!Number.isInteger(c.rolloutsPerTask) || c.rolloutsPerTask < 2) throw new Error(`MultiTask: rolloutsPerTask must be an integer >= 2, got ${c.rolloutsPerTask}`);
@@ -146,7 +164,25 @@ export async function multiTaskTrain(opts: { config: MultiTaskConfig; sampler: S
     curve.push(point);
     opts.onEval?.(point);
   };
-  for (let itr = 0; itr < c.iterations; itr++) {
+  let start = 0;
+  const snap = opts.snapshot;
+  if (snap && (await snapshotExists(snap.file))) {
+    try {
+      const saved = await readSnapshot<MultiTaskSnapshotMeta>(snap.file, 'multitask');
+      checkSameSettings(snap.file, 'MultiTask', c, saved.meta.config, ['iterations', 'evalEvery']);
+      const restored = restoreTensors(saved, 'theta', params);
+      disposeParams(params);
+      params = restored;
+      envSamples = saved.meta.envSamples;
+      curve.push(...saved.meta.curve);
+      start = saved.meta.iterations;
+      await snap.onResume?.(saved.meta.extra, start);
+    } catch (err) {
+      disposeParams(params);
+      throw err;
+    }
+  }
+  for (let itr = start; itr < c.iterations; itr++) {
     if (c.evalEvery > 0 && itr % c.evalEvery === 0) await evaluate(itr);
     const rng = new Rng(`${c.seed}-multitask-itr-${itr}`);
     const groups = await sampler.sample({ tasks, rolloutsPerTask: K, act: policyAct(policy, () => params, K, mode, rng) });
@@ -229,6 +265,10 @@ export async function multiTaskTrain(opts: { config: MultiTaskConfig; sampler: S
     }
     disposeParams(params);
     params = asParams(res.params);
+    if (snap) {
+      const meta: MultiTaskSnapshotMeta = { config: c, iterations: itr + 1, envSamples, curve, extra: snap.extra?.() ?? null };
+      await writeSnapshot(snap.file, { kind: 'multitask', meta, arrays: tensorArrays('theta', params) });
+    }
   }
   await evaluate(c.iterations);
   return { curve, envSamples, policy, params, dispose: () => disposeParams(params) };

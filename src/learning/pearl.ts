@@ -23,6 +23,7 @@ import './policy/gradients.js';
 import type { TaskParams } from '../../sim/types.js';
 import { Rng, type RngState } from './rng.js';
 import {
+  checkSameSettings,
   type OptimizerMeta,
   optimizerState,
   readSnapshot,
@@ -568,12 +569,7 @@ export class Pearl {
   /** Continues from `saveState()` of an agent with the same dimensions and config (else a SnapshotError naming the difference). */
   async loadState(snap: Snapshot<PearlStateMeta>): Promise<void> {
     const m = snap.meta;
-    const mine = JSON.stringify({ dims: this.dims, config: this.config });
-    const theirs = JSON.stringify({ dims: m.dims, config: m.config });
-    if (mine !== theirs) {
-      const diff = Object.keys({ ...this.config, ...m.config }).filter((k) => JSON.stringify((this.config as unknown as Record<string, unknown>)[k]) !== JSON.stringify((m.config as unknown as Record<string, unknown>)?.[k]));
-      throw new SnapshotError(`the PEARL snapshot was written with other settings (${diff.length ? diff.join(', ') : 'state or action dimensions'}); delete it to start the run over, or run with its settings`);
-    }
+    checkSameSettings('the snapshot', 'PEARL', { ...this.config, dims: this.dims }, { ...m.config, dims: m.dims });
     this.networks.forEach((net, i) => restoreVariables(snap, `net${i}`, net.variables));
     restoreVariables(snap, 'logAlpha', [this.logAlpha]);
     for (const [name, opt] of this.optimizers) await restoreOptimizer(snap, `opt/${name}`, opt, m.optimizers[name]);

@@ -151,6 +151,17 @@ export interface SnapshotOption {
   onResume?: (extra: unknown, iteration: number) => void | Promise<void>;
 }
 
+/**
+ * Refuses a snapshot written with other settings than the run's (keys in `ignore` may change
+ * between attempts, e.g. the iteration count), naming the keys that differ.
+ */
+export function checkSameSettings(file: string, what: string, mine: object, theirs: object, ignore: readonly string[] = []): void {
+  const a = mine as Record<string, unknown>;
+  const b = (theirs ?? {}) as Record<string, unknown>;
+  const diff = Object.keys({ ...a, ...b }).filter((k) => !ignore.includes(k) && JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+  if (diff.length) throw new SnapshotError(`${file} was written by a ${what} run with other settings (${diff.join(', ')}); delete it to start the run over, or run with its settings`);
+}
+
 /** Tensors by name as `<prefix>/<name>` arrays. */
 export function tensorArrays(prefix: string, tensors: Record<string, tf.Tensor>): SnapshotArrays {
   const out: SnapshotArrays = {};

@@ -390,7 +390,9 @@ const multitask: Algorithm = {
     if (!samplesCurve(kind)) throw new Error(`MultiTask does not adapt: curve '${kind}' does not apply`);
     const sampler = await ctx.openSampler();
     const base = defaultMultiTaskConfig(spec.task.kind as TaskKind);
+    const points: CurvePointOut[] = [];
     const res = await multiTaskTrain({
+      snapshot: iterationSnapshot(ctx, 'multitask', points),
       config: {
         ...base,
         envOptions: spec.task.envOptions,
@@ -408,7 +410,8 @@ const multitask: Algorithm = {
       ...(await dims(sampler)),
       onEval: (p) => {
         ctx.log(`multitask itr ${p.iteration}: ${p.envSamples} samples, return ${p.train.postReturn.toFixed(2)}`);
-        recordPoint(ctx, kind, p);
+        const q = recordPoint(ctx, kind, p);
+        if (q) points.push(q);
       },
     });
     res.dispose();

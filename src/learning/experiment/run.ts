@@ -8,7 +8,7 @@
  * its curve so far (`gmps report` lists it as unfinished). A run that starts again moves an earlier
  * partial curve to `<id>-seed<k>.partial.prev.json`; the finished result replaces both.
  *
- * Runs of hours continue where they stopped: PEARL and MAML write a snapshot of their whole state
+ * Runs of hours continue where they stopped: PEARL, MAML and MultiTask write a snapshot of their whole state
  * after every iteration (`<out>/<figure>/work/<id>-seed<k>/<algorithm>.snapshot`), GMPS its
  * meta-training checkpoint; started again, the run continues after its last completed iteration and
  * hands its earlier curve points to the harness again, so the new partial curve is the whole curve.
