@@ -7,7 +7,7 @@ import { initBackend } from '../src/learning/backend.js';
 import { getAlgorithm } from '../src/learning/experiment/algorithms.js';
 import { FIGURES, figureSpec, SCALES, type Scale } from '../src/learning/experiment/figures.js';
 import { readTrainConfig } from '../src/learning/meta-train.js';
-import { runFigure } from '../src/learning/experiment/run.js';
+import { runFigure, savedIterations } from '../src/learning/experiment/run.js';
 import type { RunContext, RunResult, RunSpec } from '../src/learning/experiment/types.js';
 import { createLocalSampler } from '../src/learning/sampler.js';
 import type { Sampler } from '../src/learning/sampler.js';
@@ -150,9 +150,11 @@ describe('baselines: PEARL, RL² and MAESN in the experiment harness', function 
       const whole = await attempt(path.join(dir, `${a}-whole`));
       // PEARL evaluates after each of its 3 iterations; the others before each and after the last.
       assert.equal(whole.curve.points.length, a === 'pearl' ? 3 : 4, a);
-      const work = path.join(dir, `${a}-stopped`);
+      const work = path.join(dir, 'figK', 'work', `${a}-seed0`); // where the harness puts it
+      assert.equal(await savedIterations(dir, 'figK', a, 0), undefined, `${a}: nothing saved before it ran`);
       // Killed while handing over its third point, i.e. during the third iteration (after two were saved).
       await assert.rejects(attempt(work, 3), /killed/, a);
+      assert.equal(await savedIterations(dir, 'figK', a, 0), 2, `${a}: gmps report says where it continues`);
       const again = await attempt(work);
       assert.ok(again.logs.some((l) => /continuing from the (snapshot|checkpoint) after iteration 2/.test(l)), `${a}: ${again.logs.join(' | ')}`);
       assert.deepEqual(again.curve.points, whole.curve.points, `${a}: the continued run's curve is the uninterrupted one`);

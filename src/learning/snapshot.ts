@@ -93,6 +93,23 @@ export async function snapshotExists(file: string): Promise<boolean> {
   }
 }
 
+/** The kind and meta of a snapshot, from its header only (the payload is neither read nor checked). */
+export async function readSnapshotHeader(file: string): Promise<{ kind: string; meta: unknown; createdAt: string }> {
+  const h = await fs.open(file, 'r');
+  try {
+    const lead = Buffer.alloc(12);
+    const { bytesRead } = await h.read(lead, 0, 12, 0);
+    if (bytesRead < 12 || lead.toString('latin1', 0, 8) !== SNAPSHOT_MAGIC) throw new SnapshotError(`${file}: not a training snapshot (no GMPSSNAP header)`);
+    const json = Buffer.alloc(lead.readUInt32LE(8));
+    const got = (await h.read(json, 0, json.length, 12)).bytesRead;
+    if (got !== json.length) throw new SnapshotError(`${file}: truncated header`);
+    const header = JSON.parse(json.toString('utf8')) as SnapshotHeader;
+    return { kind: header.kind, meta: header.meta, createdAt: header.createdAt };
+  } finally {
+    await h.close();
+  }
+}
+
 /** Reads and checks a snapshot; `kind` must match the one written. */
 export async function readSnapshot<M = unknown>(file: string, kind: string): Promise<Snapshot<M>> {
   const bad = (why: string): never => {

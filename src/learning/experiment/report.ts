@@ -8,13 +8,15 @@
  * "reach" it at their first point, e.g. MAML flat at 0 on the sparse door).
  *
  * Runs that have not finished (no result file, a `.partial.json` curve so far) are listed in a table
- * of their own and left out of the charts and ratios, whose seed means need whole curves.
+ * of their own, with the iteration they continue after when started again (their snapshot or
+ * checkpoint in the work directory), and left out of the charts and ratios, whose seed means need
+ * whole curves.
  */
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { meanWithBand, writeLearningCurves, type Series } from '../plot.js';
 import { figureSpec, isFigure, isScale } from './figures.js';
-import { readPartials, readResults } from './run.js';
+import { readPartials, readResults, savedIterations } from './run.js';
 import type { RunResult } from './types.js';
 
 export interface RatioRow {
@@ -41,8 +43,11 @@ export interface UnfinishedRun {
   seed: number;
   /** The curve points recorded before the run stopped (or so far, if it still runs). */
   points: { x: number; y: number; success?: number }[];
+  /** Wall time of its latest attempt. */
   seconds: number;
   updatedAt: string;
+  /** Iterations its saved state holds (it continues after them when started again); absent: it starts over. */
+  savedIterations?: number;
 }
 
 export interface Report {
@@ -77,7 +82,8 @@ export async function writeReport(dir: string): Promise<Report> {
   const unfinished: UnfinishedRun[] = [];
   for (const fig of names) {
     for (const p of await readPartials(path.join(dir, fig))) {
-      unfinished.push({ figure: fig, id: p.id, seed: p.seed, points: p.points, seconds: p.seconds, updatedAt: p.updatedAt });
+      const saved = await savedIterations(dir, fig, p.id, p.seed);
+      unfinished.push({ figure: fig, id: p.id, seed: p.seed, points: p.points, seconds: p.seconds, updatedAt: p.updatedAt, ...(saved !== undefined ? { savedIterations: saved } : {}) });
     }
     const results = (await readResults(path.join(dir, fig))).filter((r) => r.curve.points.length > 0);
     if (!results.length) continue;
@@ -129,10 +135,14 @@ export async function writeReport(dir: string): Promise<Report> {
   }
   if (unfinished.length) {
     lines.push('', '## Unfinished runs (curve so far; not in the charts or ratios)', '');
-    lines.push('| figure | run | seed | samples → return (success) | hours | last point at |', '|---|---|---|---|---|---|');
+    lines.push(
+      '| figure | run | seed | samples → return (success) | hours (latest attempt) | last point at | continues after iteration |',
+      '|---|---|---|---|---|---|---|',
+    );
     for (const u of unfinished) {
       const pts = u.points.map((p) => `${p.x} → ${p.y.toFixed(2)}${p.success !== undefined ? ` (${p.success.toFixed(2)})` : ''}`).join(', ') || 'no point yet';
-      lines.push(`| ${u.figure} | ${u.id} | ${u.seed} | ${pts} | ${(u.seconds / 3600).toFixed(2)} | ${u.updatedAt || '—'} |`);
+      const resume = u.savedIterations !== undefined ? String(u.savedIterations) : '— (starts over; no saved state here)';
+      lines.push(`| ${u.figure} | ${u.id} | ${u.seed} | ${pts} | ${(u.seconds / 3600).toFixed(2)} | ${u.updatedAt || '—'} | ${resume} |`);
     }
   }
   const markdown = `${lines.join('\n')}\n`;

@@ -177,6 +177,32 @@ async function figureFiles(figureDir: string): Promise<string[]> {
 
 const RESULT_NAME = /-seed\d+\.json$/;
 
+/**
+ * How far a stopped run's saved state goes: the iterations its snapshot (PEARL, MAML, MultiTask) or
+ * meta-training checkpoint (GMPS) holds, i.e. where it continues when started again; undefined when
+ * its work directory holds neither (it starts over).
+ */
+export async function savedIterations(outDir: string, figure: string, id: string, seed: number): Promise<number | undefined> {
+  const workDir = path.join(outDir, figure, 'work', `${id}-seed${seed}`);
+  const { readSnapshotHeader } = await import('../snapshot.js');
+  for (const f of await figureFiles(workDir)) {
+    if (!f.endsWith('.snapshot')) continue;
+    try {
+      const { meta } = await readSnapshotHeader(path.join(workDir, f));
+      const n = (meta as { iterations?: unknown } | null)?.iterations;
+      if (typeof n === 'number') return n;
+    } catch {
+      return undefined; // unreadable: the run will say why when started
+    }
+  }
+  try {
+    const model = JSON.parse(await readFile(path.join(workDir, 'model.json'), 'utf8')) as { gmps?: { iteration?: unknown } };
+    return typeof model.gmps?.iteration === 'number' ? model.gmps.iteration : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The curves so far of the runs of a figure directory that have no result file (newest attempt of each). */
 export async function readPartials(figureDir: string): Promise<PartialRunResult[]> {
   const names = await figureFiles(figureDir);
