@@ -43,7 +43,7 @@ export interface UnfinishedRun {
   seed: number;
   /** The curve points recorded before the run stopped (or so far, if it still runs). */
   points: { x: number; y: number; success?: number }[];
-  /** Wall time of its latest attempt. */
+  /** Wall time of the attempt whose curve this is. */
   seconds: number;
   updatedAt: string;
   /** Iterations its saved state holds (it continues after them when started again); absent: it starts over. */
@@ -136,7 +136,7 @@ export async function writeReport(dir: string): Promise<Report> {
   if (unfinished.length) {
     lines.push('', '## Unfinished runs (curve so far; not in the charts or ratios)', '');
     lines.push(
-      '| figure | run | seed | samples → return (success) | hours (latest attempt) | last point at | continues after iteration |',
+      '| figure | run | seed | samples → return (success) | hours (attempt shown) | last point at | saved state: continues after iteration |',
       '|---|---|---|---|---|---|---|',
     );
     for (const u of unfinished) {

@@ -203,20 +203,31 @@ export async function savedIterations(outDir: string, figure: string, id: string
   }
 }
 
-/** The curves so far of the runs of a figure directory that have no result file (newest attempt of each). */
+/**
+ * The curves so far of the runs of a figure directory that have no result file: of each run's latest
+ * attempt (`.partial.json`) and the one before (`.partial.prev.json`), the one with more points (the
+ * latest on a tie), so a run started again shows its earlier curve until the new one is as long.
+ */
 export async function readPartials(figureDir: string): Promise<PartialRunResult[]> {
   const names = await figureFiles(figureDir);
   const done = new Set(names.filter((n) => RESULT_NAME.test(n)));
-  const out: PartialRunResult[] = [];
-  for (const n of names.filter((x) => x.endsWith('.partial.json'))) {
-    if (done.has(n.replace(/\.partial\.json$/, '.json'))) continue;
+  const read = async (n: string): Promise<PartialRunResult | undefined> => {
     let json: PartialRunResult;
     try {
       json = JSON.parse(await readFile(path.join(figureDir, n), 'utf8')) as PartialRunResult;
     } catch (err) {
       throw new Error(`${path.join(figureDir, n)} is not valid JSON (${err instanceof Error ? err.message : String(err)}); delete it or restore it`);
     }
-    if (json.format === 'gmps-experiment-partial/1') out.push(json);
+    return json.format === 'gmps-experiment-partial/1' ? json : undefined;
+  };
+  const runs = new Set(names.map((n) => n.match(/^(.*-seed\d+)\.partial(\.prev)?\.json$/)?.[1]).filter((r): r is string => !!r));
+  const out: PartialRunResult[] = [];
+  for (const run of [...runs].sort()) {
+    if (done.has(`${run}.json`)) continue;
+    const latest = names.includes(`${run}.partial.json`) ? await read(`${run}.partial.json`) : undefined;
+    const earlier = names.includes(`${run}.partial.prev.json`) ? await read(`${run}.partial.prev.json`) : undefined;
+    const pick = earlier && (!latest || earlier.points.length > latest.points.length) ? earlier : latest;
+    if (pick) out.push(pick);
   }
   return out;
 }
