@@ -14,7 +14,7 @@ function int(name: string, value: string, min: number): number {
 export function registerExperiment(program: Command, _bench: Command): void {
   program
     .command('experiment')
-    .description('run one figure of the GMPS paper (every algorithm x seed), skipping runs whose result JSON exists')
+    .description('run one figure of the GMPS paper (every algorithm x seed), skipping runs whose result JSON exists; a run stopped part-way continues after its last completed iteration (PEARL, MAML, MultiTask snapshots; GMPS checkpoint)')
     .argument('<figure>', 'fig3-push, fig3-ant, fig4-ant-ood, fig5-door-sparse, fig5-ant-sparse, fig5-vision-push, fig6-door or fig6-vision-push')
     .option('--scale <scale>', "'small' (minutes per run on 2 cores), 'medium' (the paper's task and rollout counts, hours per run) or 'paper' (appendix D sizes)", 'small')
     .option('--seeds <n>', 'seeds 0..n-1 per run', '3')
