@@ -50,6 +50,16 @@ describe('gmps meta-train / adapt / eval CLI', function () {
       (err: { stderr: string }) => /give --later-step-scale .* or --later-step-size .*, not both/.test(err.stderr),
     );
 
+    // --std-scale: the exploration rollouts of each step with σ x1e-6 all end in the same place; the step still runs
+    const still = JSON.parse((await run('node', [...CLI, 'adapt', '--checkpoint', out, '--task', 'point', '--goal', '0.4,-0.3', '--steps', '1', '--rollouts', '3', '--std-scale', '1e-6', ...common])).stdout.trim());
+    const spread = (r: { steps: Array<{ outcome: { explore: { min: number; max: number } } }> }) => r.steps[0].outcome.explore.max - r.steps[0].outcome.explore.min;
+    assert.ok(spread(res) > 1e-3, `σ x1: exploration ends spread over ${spread(res)}`);
+    assert.ok(spread(still) < 1e-4, `σ x1e-6: exploration ends spread over ${spread(still)}`);
+    await assert.rejects(
+      run('node', [...CLI, 'adapt', '--checkpoint', out, '--task', 'point', '--goal', '0.4,-0.3', '--std-scale', '0', ...common]),
+      (err: { stderr: string }) => /--std-scale must be a number > 0/.test(err.stderr),
+    );
+
     const ev = await run('node', [...CLI, 'eval', '--checkpoint', out, '--rollouts', '3', ...common]);
     const e = JSON.parse(ev.stdout.trim());
     assert.equal(e.tasks, 1);

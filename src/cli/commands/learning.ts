@@ -417,6 +417,7 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--rollouts <k>', 'rollouts per step', '20')
     .option('--later-step-scale <s>', 'multiply the learned step sizes of the steps after the first (α is meta-trained for one step; 0 keeps the one-step policy; default 1)')
     .option('--later-step-size <a>', 'instead of --later-step-scale: plain policy-gradient steps of size a after the first (e.g. 0.001)')
+    .option('--std-scale <s>', "multiply the policy's exploration σ in the rollouts each step learns from (default 1: the σ it was meta-trained with)")
     .option('--tasks <n>', 'instead of one task: adapt to n tasks drawn with --task-seed (the tasks of `gmps eval --tasks n`), task i with sampling seed --seed + i, and report the means per step')
     .option('--task-seed <n>', 'seed of the --tasks draw', '1000')
     .option('--seed <n>', 'sampling seed (and the task draw when no target is given)', '0')
@@ -424,7 +425,7 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--workers <n>', 'env worker threads (0: main thread)')
     .option('--backend <name>', 'tfjs backend')
     .option('--json', 'print { steps: [{ step, return, success }], expertReturn } on stdout (with --tasks: the means, plus tasks and perTask)')
-    .action(async (o: { checkpoint: string; task: string; targetDeg?: string; goal?: string; steps: string; rollouts: string; laterStepScale?: string; laterStepSize?: string; tasks?: string; taskSeed: string; seed: string; envs?: string; workers?: string; backend?: string; json?: boolean }) => {
+    .action(async (o: { checkpoint: string; task: string; targetDeg?: string; goal?: string; steps: string; rollouts: string; laterStepScale?: string; laterStepSize?: string; stdScale?: string; tasks?: string; taskSeed: string; seed: string; envs?: string; workers?: string; backend?: string; json?: boolean }) => {
       const task = taskKind(o.task);
       if (o.tasks !== undefined && (o.targetDeg !== undefined || o.goal !== undefined)) {
         throw new CliError('give --tasks n (n drawn tasks) or one task (--target-deg / --goal), not both');
@@ -435,7 +436,11 @@ export function registerLearning(program: Command, _bench: Command): void {
       if (o.laterStepScale !== undefined && o.laterStepSize !== undefined) {
         throw new CliError('give --later-step-scale (a multiple of the learned step sizes) or --later-step-size (a fixed plain step), not both');
       }
-      const later: { laterStepScale?: number; laterStepSize?: number } = {};
+      const later: { laterStepScale?: number; laterStepSize?: number; stdScale?: number } = {};
+      if (o.stdScale !== undefined) {
+        later.stdScale = num('--std-scale', o.stdScale);
+        if (!(later.stdScale > 0)) throw new CliError(`--std-scale must be a number > 0 (the rollouts must differ for a policy gradient), got ${o.stdScale}`);
+      }
       if (o.laterStepScale !== undefined) {
         later.laterStepScale = num('--later-step-scale', o.laterStepScale);
         if (!(later.laterStepScale >= 0)) throw new CliError(`--later-step-scale must be a number >= 0, got ${o.laterStepScale}`);
