@@ -159,6 +159,8 @@ describe('baselines: PEARL, RL² and MAESN in the experiment harness', function 
       assert.ok(again.logs.some((l) => /continuing from the (snapshot|checkpoint) after iteration 2/.test(l)), `${a}: ${again.logs.join(' | ')}`);
       assert.deepEqual(again.curve.points, whole.curve.points, `${a}: the continued run's curve is the uninterrupted one`);
       assert.deepEqual(again.points, whole.curve.points, `${a}: the earlier points are handed to the harness again, then the new ones`);
+      // Saved state of other settings is refused, naming what differs (GMPS keeps the sizes in its policy config).
+      await assert.rejects(runDirect(a, { ...config, hidden: [4] }, work), a === 'gmps' ? /other settings \(policy\); delete it/ : /other settings \(hidden\); delete it/, a);
     }
   });
 

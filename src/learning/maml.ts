@@ -28,8 +28,9 @@ import { adaptStep } from './gmps.js';
 import { checkSamplerFor, drawTasks, envSpecOf, evaluateAdaptation, meanReturn, policyAct, type CurvePoint, type MetaTrainConfig } from './meta-train.js';
 import { clampedLogStd, gaussianLogProb, headMeanPerTask, innerGradients, MIN_LOG_STD } from './policy/head.js';
 import { createPolicy, defaultVisionConfig, disposeParams, obsModeOf, type GmpsPolicy, type Params } from './policy/index.js';
+import { fileExists } from './checkpoint-path.js';
 import { Rng, type RngState } from './rng.js';
-import { checkSameSettings, readSnapshot, restoreTensors, snapshotExists, type SnapshotOption, tensorArrays, writeSnapshot } from './snapshot.js';
+import { checkSameSettings, readSnapshot, restoreTensors, type SnapshotOption, tensorArrays, writeSnapshot } from './snapshot.js';
 import type { Sampler } from './sampler.js';
 import { stackField, type ObsMode, type Trajectory } from './trajectory.js';
 import { gaussianKl, trpoStep, type TrpoOptions } from './trpo.js';
@@ -402,7 +403,7 @@ export async function mamlTrain(opts: MamlOptions): Promise<MamlResult> {
   let start = 0;
   const snap = opts.snapshot;
   try {
-    if (snap && (await snapshotExists(snap.file))) {
+    if (snap && (await fileExists(snap.file))) {
       const saved = await readSnapshot<MamlSnapshotMeta>(snap.file, 'maml');
       checkSameSettings(snap.file, 'MAML', c, saved.meta.config, ['iterations', 'evalEvery']);
       const th = restoreTensors(saved, 'theta', theta);

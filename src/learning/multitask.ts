@@ -28,8 +28,9 @@ import {
 } from './meta-train.js';
 import { createPolicy, defaultVisionConfig, disposeParams, obsModeOf, type GmpsPolicy, type Params } from './policy/index.js';
 import { initStepSizes } from './policy/mlp.js';
+import { fileExists } from './checkpoint-path.js';
 import { Rng } from './rng.js';
-import { checkSameSettings, readSnapshot, restoreTensors, snapshotExists, type SnapshotOption, tensorArrays, writeSnapshot } from './snapshot.js';
+import { checkSameSettings, readSnapshot, restoreTensors, type SnapshotOption, tensorArrays, writeSnapshot } from './snapshot.js';
 import type { Sampler } from './sampler.js';
 import type { ObsMode, Trajectory } from './trajectory.js';
 import { gaussianKl, trpoStep, type TrpoOptions } from './trpo.js';
@@ -166,7 +167,7 @@ export async function multiTaskTrain(opts: {
   };
   let start = 0;
   const snap = opts.snapshot;
-  if (snap && (await snapshotExists(snap.file))) {
+  if (snap && (await fileExists(snap.file))) {
     try {
       const saved = await readSnapshot<MultiTaskSnapshotMeta>(snap.file, 'multitask');
       checkSameSettings(snap.file, 'MultiTask', c, saved.meta.config, ['iterations', 'evalEvery']);

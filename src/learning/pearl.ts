@@ -21,6 +21,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import './policy/gradients.js';
 import type { TaskParams } from '../../sim/types.js';
+import { fileExists } from './checkpoint-path.js';
 import { Rng, type RngState } from './rng.js';
 import {
   checkSameSettings,
@@ -33,13 +34,12 @@ import {
   type SnapshotArrays,
   SnapshotError,
   snapshotArray,
-  snapshotExists,
   type SnapshotOption,
   variableArrays,
   writeSnapshot,
 } from './snapshot.js';
 import type { ActFn, Sampler } from './sampler.js';
-import { Mlp, ReplayBuffer } from './sac.js';
+import { Mlp, ReplayBuffer, type ReplayRows } from './sac.js';
 import { succeeded, undiscountedReturn, type Trajectory } from './trajectory.js';
 
 export interface PearlConfig {
@@ -284,7 +284,7 @@ export class Pearl {
     return { mean, variance };
   }
 
-  private rowsFromReplay(b: { inputs: Float32Array; actions: Float32Array; rewards: Float32Array; nextInputs: Float32Array }, n: number): Float32Array {
+  private rowsFromReplay(b: ReplayRows, n: number): Float32Array {
     const { stateDim: S, actionDim: A } = this.dims;
     const out = new Float32Array(n * this.contextDim);
     for (let i = 0; i < n; i++) {
@@ -682,7 +682,7 @@ async function runPearl(opts: TrainPearlOptions, agent: Pearl): Promise<{ agent:
   const history: PearlIterationStats[] = [];
   let start = 0;
   const snap = opts.snapshot;
-  if (snap && (await snapshotExists(snap.file))) {
+  if (snap && (await fileExists(snap.file))) {
     const saved = await readSnapshot<PearlSnapshotMeta>(snap.file, 'pearl');
     if (saved.meta.tasks !== opts.tasks.length) throw new SnapshotError(`${snap.file} was written for ${saved.meta.tasks} training tasks, this run has ${opts.tasks.length}; delete it to start the run over`);
     await agent.loadState({ ...saved, meta: saved.meta.agent });

@@ -109,6 +109,14 @@ export class Mlp {
   }
 }
 
+/** Rows of a replay buffer, row-major: inputs and next inputs [n x inputDim], actions [n x actionDim], rewards [n]. */
+export interface ReplayRows {
+  inputs: Float32Array;
+  actions: Float32Array;
+  rewards: Float32Array;
+  nextInputs: Float32Array;
+}
+
 /** Ring buffer of (input, action, reward, next input) with input = [state, context]. */
 export class ReplayBuffer {
   readonly inputs: Float32Array;
@@ -156,7 +164,7 @@ export class ReplayBuffer {
   }
 
   /** The stored rows (all of them once the ring has wrapped) and the ring's position, for snapshots. */
-  saveState(): { meta: { size: number; head: number }; arrays: { inputs: Float32Array; actions: Float32Array; rewards: Float32Array; nextInputs: Float32Array } } {
+  saveState(): { meta: { size: number; head: number }; arrays: ReplayRows } {
     const rows = this.size;
     return {
       meta: { size: this.size, head: this.head },
@@ -170,7 +178,7 @@ export class ReplayBuffer {
   }
 
   /** Refills the buffer from `saveState()` (same widths; the capacity may be larger, not smaller). */
-  loadState(meta: { size: number; head: number }, arrays: { inputs: Float32Array; actions: Float32Array; rewards: Float32Array; nextInputs: Float32Array }): void {
+  loadState(meta: { size: number; head: number }, arrays: ReplayRows): void {
     const { size, head } = meta;
     if (!Number.isInteger(size) || size < 0 || size > this.capacity || !Number.isInteger(head) || head < 0 || head >= Math.max(1, this.capacity)) {
       throw new Error(`replay buffer state (size ${size}, head ${head}) does not fit a buffer of capacity ${this.capacity}`);
@@ -187,7 +195,7 @@ export class ReplayBuffer {
     this.head = size === this.capacity ? head : size % this.capacity;
   }
 
-  sample(n: number, rng: Rng): { inputs: Float32Array; actions: Float32Array; rewards: Float32Array; nextInputs: Float32Array } {
+  sample(n: number, rng: Rng): ReplayRows {
     if (this.size === 0) throw new Error('replay buffer is empty');
     const inputs = new Float32Array(n * this.inputDim);
     const nextInputs = new Float32Array(n * this.inputDim);

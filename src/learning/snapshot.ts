@@ -18,6 +18,16 @@ import { writeAtomic } from './checkpoint.js';
 
 export const SNAPSHOT_MAGIC = 'GMPSSNAP';
 export const SNAPSHOT_VERSION = 1;
+/** The magic and the header length (uint32 LE) before the header. */
+const LEAD_BYTES = SNAPSHOT_MAGIC.length + 4;
+
+/** The header length a snapshot's first bytes announce; a SnapshotError when they are not a snapshot's. */
+function headerLength(file: string, lead: Buffer): number {
+  if (lead.length < LEAD_BYTES || lead.toString('latin1', 0, SNAPSHOT_MAGIC.length) !== SNAPSHOT_MAGIC) {
+    throw new SnapshotError(`${file}: not a training snapshot (no GMPSSNAP header); delete it to start the run over`);
+  }
+  return lead.readUInt32LE(SNAPSHOT_MAGIC.length);
+}
 
 export class SnapshotError extends Error {
   constructor(message: string) {
@@ -77,31 +87,21 @@ export async function writeSnapshot(file: string, snap: Snapshot): Promise<void>
     createdAt: new Date().toISOString(),
   };
   const json = Buffer.from(JSON.stringify(header), 'utf8');
-  const lead = Buffer.alloc(12);
+  const lead = Buffer.alloc(LEAD_BYTES);
   lead.write(SNAPSHOT_MAGIC, 0, 'latin1');
-  lead.writeUInt32LE(json.length, 8);
+  lead.writeUInt32LE(json.length, SNAPSHOT_MAGIC.length);
   await fs.mkdir(path.dirname(file), { recursive: true });
   await writeAtomic(file, [lead, json, ...chunks]);
-}
-
-/** Whether a snapshot file exists at `file`. */
-export async function snapshotExists(file: string): Promise<boolean> {
-  try {
-    return (await fs.stat(file)).isFile();
-  } catch {
-    return false;
-  }
 }
 
 /** The kind and meta of a snapshot, from its header only (the payload is neither read nor checked). */
 export async function readSnapshotHeader(file: string): Promise<{ kind: string; meta: unknown; createdAt: string }> {
   const h = await fs.open(file, 'r');
   try {
-    const lead = Buffer.alloc(12);
-    const { bytesRead } = await h.read(lead, 0, 12, 0);
-    if (bytesRead < 12 || lead.toString('latin1', 0, 8) !== SNAPSHOT_MAGIC) throw new SnapshotError(`${file}: not a training snapshot (no GMPSSNAP header)`);
-    const json = Buffer.alloc(lead.readUInt32LE(8));
-    const got = (await h.read(json, 0, json.length, 12)).bytesRead;
+    const lead = Buffer.alloc(LEAD_BYTES);
+    const { bytesRead } = await h.read(lead, 0, LEAD_BYTES, 0);
+    const json = Buffer.alloc(headerLength(file, lead.subarray(0, bytesRead)));
+    const got = (await h.read(json, 0, json.length, LEAD_BYTES)).bytesRead;
     if (got !== json.length) throw new SnapshotError(`${file}: truncated header`);
     const header = JSON.parse(json.toString('utf8')) as SnapshotHeader;
     return { kind: header.kind, meta: header.meta, createdAt: header.createdAt };
@@ -121,18 +121,17 @@ export async function readSnapshot<M = unknown>(file: string, kind: string): Pro
   } catch (err) {
     throw new SnapshotError(`${file}: cannot read the snapshot (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
-  if (buf.length < 12 || buf.toString('latin1', 0, 8) !== SNAPSHOT_MAGIC) bad('not a training snapshot (no GMPSSNAP header)');
-  const headerLen = buf.readUInt32LE(8);
-  if (12 + headerLen > buf.length) bad(`truncated: the header needs ${headerLen} bytes, the file has ${buf.length - 12} after the magic`);
+  const headerLen = headerLength(file, buf.subarray(0, LEAD_BYTES));
+  if (LEAD_BYTES + headerLen > buf.length) bad(`truncated: the header needs ${headerLen} bytes, the file has ${buf.length - LEAD_BYTES} after the magic`);
   let header: SnapshotHeader;
   try {
-    header = JSON.parse(buf.toString('utf8', 12, 12 + headerLen)) as SnapshotHeader;
+    header = JSON.parse(buf.toString('utf8', LEAD_BYTES, LEAD_BYTES + headerLen)) as SnapshotHeader;
   } catch (err) {
     return bad(`its header is not valid JSON (${(err as Error).message})`);
   }
   if (header.format !== 'gmps-snapshot' || header.version !== SNAPSHOT_VERSION) bad(`unsupported snapshot format ${String(header.format)} v${String(header.version)} (expected gmps-snapshot v${SNAPSHOT_VERSION})`);
   if (header.kind !== kind) bad(`it is a '${header.kind}' snapshot, expected '${kind}'`);
-  const payload = buf.subarray(12 + headerLen);
+  const payload = buf.subarray(LEAD_BYTES + headerLen);
   if (payload.length !== header.payloadBytes) bad(`${payload.length < header.payloadBytes ? 'truncated' : 'too long'}: ${payload.length} payload bytes, the header describes ${header.payloadBytes}`);
   if (createHash('sha256').update(payload).digest('hex') !== header.sha256) bad('corrupt: the payload does not match its SHA-256');
   const arrays: SnapshotArrays = {};

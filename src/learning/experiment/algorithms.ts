@@ -23,6 +23,7 @@
  */
 import path from 'node:path';
 import type { Env, TaskKind, TaskParams } from '../../../sim/types.js';
+import { fileExists } from '../checkpoint-path.js';
 import type { CurvePoint } from '../meta-train.js';
 import type { GmpsPolicy, Params } from '../policy/index.js';
 import type { Sampler } from '../sampler.js';
@@ -44,15 +45,6 @@ export function getAlgorithm(name: string): Algorithm {
 
 export function algorithmNames(): string[] {
   return [...registry.keys()];
-}
-
-async function fileExists(file: string): Promise<boolean> {
-  const { stat } = await import('node:fs/promises');
-  try {
-    return (await stat(file)).isFile();
-  } catch {
-    return false;
-  }
 }
 
 type CurveKind = 'train' | 'heldOut' | 'fineTune' | 'ood';
@@ -278,11 +270,8 @@ const gmps: Algorithm = {
           ? {
               resume: true,
               onResume: async (state) => {
-                const mine = JSON.stringify({ ...config, iterations: 0 });
-                const theirs = JSON.stringify({ ...state.config, iterations: 0 });
-                if (mine !== theirs) {
-                  throw new Error(`${ctx.workDir} holds a GMPS run of other settings than this figure's; delete that directory to start the run over`);
-                }
+                const { checkSameSettings } = await import('../snapshot.js');
+                checkSameSettings(ctx.workDir, 'GMPS', config, state.config, ['iterations']);
                 ctx.log(`gmps: continuing from the checkpoint after iteration ${state.iteration} (${state.curve.length} evaluations so far)`);
                 for (const p of state.curve) recordPoint(ctx, kind, p, expertSamples);
               },

@@ -14,9 +14,10 @@
  * hands its earlier curve points to the harness again, so the new partial curve is the whole curve.
  * The snapshots are deleted when the run finishes.
  */
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { TaskKind } from '../../../sim/types.js';
+import { fileExists } from '../checkpoint-path.js';
 import type { Sampler } from '../sampler.js';
 import { getAlgorithm } from './algorithms.js';
 import type { CurvePointOut, PartialRunResult, RunResult, RunSpec, TaskSpec } from './types.js';
@@ -49,6 +50,11 @@ export function resultFile(outDir: string, figure: string, id: string, seed: num
   return path.join(outDir, figure, `${id}-seed${seed}.json`);
 }
 
+/** The directory a run may write its checkpoints and snapshots to. */
+export function workDirOf(outDir: string, figure: string, id: string, seed: number): string {
+  return path.join(outDir, figure, 'work', `${id}-seed${seed}`);
+}
+
 export function partialFile(outDir: string, figure: string, id: string, seed: number): string {
   return path.join(outDir, figure, `${id}-seed${seed}.partial.json`);
 }
@@ -56,15 +62,6 @@ export function partialFile(outDir: string, figure: string, id: string, seed: nu
 async function writeAtomic(file: string, value: unknown): Promise<void> {
   await writeFile(`${file}.tmp`, `${JSON.stringify(value, null, 1)}\n`);
   await rename(`${file}.tmp`, file);
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await stat(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export async function runFigure(opts: RunFigureOptions): Promise<RunStatus[]> {
@@ -78,13 +75,13 @@ export async function runFigure(opts: RunFigureOptions): Promise<RunStatus[]> {
   for (const spec of selected) {
     for (let seed = 0; seed < opts.seeds; seed++) {
       const file = resultFile(opts.outDir, opts.figure, spec.id, seed);
-      if (await exists(file)) {
+      if (await fileExists(file)) {
         log(`${opts.figure}/${spec.id} seed ${seed}: done already (${file})`);
         out.push({ id: spec.id, seed, file, status: 'skipped' });
         continue;
       }
       log(`${opts.figure}/${spec.id} seed ${seed}: running ${spec.algorithm} on ${spec.task.kind}`);
-      const workDir = path.join(opts.outDir, opts.figure, 'work', `${spec.id}-seed${seed}`);
+      const workDir = workDirOf(opts.outDir, opts.figure, spec.id, seed);
       const samplers: Sampler[] = [];
       const t0 = Date.now();
       const partial = partialFile(opts.outDir, opts.figure, spec.id, seed);
@@ -96,7 +93,7 @@ export async function runFigure(opts: RunFigureOptions): Promise<RunStatus[]> {
       let writes: Promise<void> = Promise.resolve();
       try {
         await mkdir(workDir, { recursive: true });
-        if (await exists(partial)) {
+        if (await fileExists(partial)) {
           await rename(partial, partialPrev);
           log(`${opts.figure}/${spec.id} seed ${seed}: starting again; the earlier unfinished curve is kept in ${partialPrev}`);
         }
@@ -183,7 +180,7 @@ const RESULT_NAME = /-seed\d+\.json$/;
  * its work directory holds neither (it starts over).
  */
 export async function savedIterations(outDir: string, figure: string, id: string, seed: number): Promise<number | undefined> {
-  const workDir = path.join(outDir, figure, 'work', `${id}-seed${seed}`);
+  const workDir = workDirOf(outDir, figure, id, seed);
   const { readSnapshotHeader } = await import('../snapshot.js');
   for (const f of await figureFiles(workDir)) {
     if (!f.endsWith('.snapshot')) continue;
