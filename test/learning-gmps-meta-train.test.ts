@@ -7,7 +7,9 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { adaptToTask, adaptToTasks } from '../src/learning/adapt.js';
 import { initBackend } from '../src/learning/backend.js';
-import { BEST_DIR, defaultMetaTrainConfig, disposeLoaded, explainBackendAbort, loadCheckpoint, metaTrain, taskChunks, type MetaTrainConfig } from '../src/learning/meta-train.js';
+import { toAdaptBatch } from '../src/learning/advantages.js';
+import { adaptStep } from '../src/learning/gmps.js';
+import { BEST_DIR, defaultMetaTrainConfig, disposeLoaded, explainBackendAbort, loadCheckpoint, metaTrain, policyAct, taskChunks, type MetaTrainConfig } from '../src/learning/meta-train.js';
 import { disposeParams } from '../src/learning/policy/index.js';
 import { Rng } from '../src/learning/rng.js';
 import { createLocalSampler, type Sampler } from '../src/learning/sampler.js';
@@ -263,6 +265,12 @@ describe('GMPS meta-training (point task)', function () {
       disposeLoaded(ck);
     }
     await assert.rejects(evaluateCheckpoint({ checkpoint: out, sampler, rollouts: 3, stepScale: 0 }), /stepScale must be a positive number, got 0/);
+    // the unadapted θ (σ ×1e-5) is the post-update policy of a vanishing step, and does not depend on the step
+    const tiny = await evaluateCheckpoint({ checkpoint: out, sampler, rollouts: 3, seed: 4, stepScale: 1e-9 });
+    assert.equal(scaled.unadaptedReturn, plain.unadaptedReturn);
+    assert.ok(Math.abs(tiny.postReturn - plain.unadaptedReturn) < 1e-3, `a vanishing step: post ${tiny.postReturn} vs unadapted ${plain.unadaptedReturn}`);
+    assert.ok(Math.abs(plain.postReturn - plain.unadaptedReturn) > 1e-2, 'the real step moves the policy');
+    for (const t of plain.perTask) assert.ok(Number.isFinite(t.unadaptedReturn) && t.unadaptedSuccess >= 0 && t.unadaptedSuccess <= 1);
   });
 
   it('a pre-update imitation task: its expert rollouts are counted and checkpointed, the unadapted policy heads for its goal, resuming is exact', async () => {
@@ -322,5 +330,40 @@ describe('GMPS meta-training (point task)', function () {
       metaTrain({ config: { ...next, iterations: 2 }, sampler, initFrom: path.join(dir, 'init-src') }),
       /already run 2 iterations.*more than 2/,
     );
+  });
+
+  it('--init-from with --policy mlp-biasAda: the checkpoint\'s θ, only z adapts from then on, its α starting at the run\'s step size', async () => {
+    const cfg = pointConfig({ numTasks: 2, numHeldOut: 1, rolloutsPerTask: 4, iterations: 2, adamSteps: 3, evalEvery: 2 });
+    const src = await metaTrain({ config: cfg, sampler, outDir: path.join(dir, 'z-src') });
+    const next = { ...cfg, iterations: 3, policy: { ...cfg.policy, kind: 'mlp-biasAda' as const, initStepSize: 0.7 } };
+    const start = await metaTrain({ config: next, sampler, initFrom: path.join(dir, 'z-src'), stopAfter: 2 });
+    try {
+      assert.equal(start.state.config.policy.kind, 'mlp-biasAda');
+      assert.deepEqual(start.state.config.policy.hidden, cfg.policy.hidden);
+      for (const [name, v] of Object.entries(start.learner.params)) assert.deepEqual(v.dataSync(), src.learner.params[name].dataSync(), `θ ${name}`);
+      assert.deepEqual(Object.keys(start.learner.stepSizes), ['z']);
+      assert.deepEqual(Array.from(start.learner.stepSizes.z.dataSync()), new Array(cfg.policy.latentDim).fill(0.7).map((x) => Math.fround(x)));
+    } finally {
+      start.dispose();
+      src.dispose();
+    }
+    const out = path.join(dir, 'z-dst');
+    const res = await metaTrain({ config: next, sampler, initFrom: path.join(dir, 'z-src'), outDir: out });
+    res.dispose();
+    const ck = await loadCheckpoint(out);
+    try {
+      assert.equal(ck.policy.config.kind, 'mlp-biasAda');
+      assert.deepEqual(Object.keys(ck.stepSizes), ['z']);
+      // adapting the checkpoint moves z and nothing else
+      const [trajs] = await sampler.sample({ tasks: [{ kind: 'point', goal: [0.5, 0.5] }], rolloutsPerTask: 4, act: policyAct(ck.policy, () => ck.params, 4, 'state', new Rng(2)) });
+      const phi = adaptStep(ck.policy, ck.params, ck.stepSizes, toAdaptBatch(trajs, 'state'));
+      for (const [name, v] of Object.entries(phi)) {
+        if (name === 'z') assert.notDeepEqual(v.dataSync(), ck.params.z.dataSync(), 'z moves');
+        else assert.deepEqual(v.dataSync(), ck.params[name].dataSync(), `${name} stays`);
+      }
+      disposeParams(phi);
+    } finally {
+      disposeLoaded(ck);
+    }
   });
 });

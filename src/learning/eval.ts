@@ -1,11 +1,12 @@
 /**
  * Evaluation of a meta-trained checkpoint on held-out tasks, as GMPS's evaluation iterations:
  * pre-update return (std ×1), one adaptation step with the learned α, post-update return and
- * success (std ×1e-5), plus the scripted expert's return on the same tasks.
+ * success (std ×1e-5), plus the unadapted θ at std ×1e-5 (the step's own contribution) and the
+ * scripted expert's return on the same tasks.
  */
 import type { TaskParams } from '../../sim/types.js';
 import { rolloutExpert, scriptedExpert } from './expert.js';
-import { checkSamplerFor, evaluateAdaptation, loadCheckpoint, meanReturn, successRate, type EvalResult } from './meta-train.js';
+import { checkSamplerFor, evaluateAdaptation, loadCheckpoint, meanReturn, policyAct, POST_UPDATE_STD_SCALE, successRate, type EvalResult } from './meta-train.js';
 import { disposeParams, scaleParams } from './policy/index.js';
 import { Rng } from './rng.js';
 import { median } from './stats.js';
@@ -17,8 +18,15 @@ export interface CheckpointEval extends EvalResult {
   rolloutsPerTask: number;
   expertReturn: number;
   expertSuccess: number;
+  /**
+   * θ itself, not adapted, run as the adapted policies are (σ ×1e-5): what the post-update numbers
+   * would be with a step of zero. Post minus this is what the adaptation step adds; post minus the
+   * pre-update return also counts the removal of the exploration noise.
+   */
+  unadaptedReturn: number;
+  unadaptedSuccess: number;
   /** Per task: pre/post return and post success, and where the episodes ended (`TaskOutcome`). */
-  perTask: { task: TaskParams; preReturn: number; postReturn: number; postSuccess: number; expertReturn: number; outcome: TaskOutcome }[];
+  perTask: { task: TaskParams; preReturn: number; postReturn: number; postSuccess: number; unadaptedReturn: number; unadaptedSuccess: number; expertReturn: number; outcome: TaskOutcome }[];
 }
 
 /**
@@ -96,6 +104,8 @@ export async function evaluateCheckpoint(opts: EvalOptions): Promise<CheckpointE
     const rng = new Rng(`${opts.seed ?? 0}-eval`);
     const ev = await evaluateAdaptation(opts.sampler, ck.policy, ck.params, ck.stepSizes, tasks, opts.rollouts, ck.state.config.obsMode, rng);
     ev.adapted.forEach(disposeParams);
+    // σ ×1e-5 makes every rollout of a task the same trajectory: two are enough.
+    const unadapted = await opts.sampler.sample({ tasks, rolloutsPerTask: 2, act: policyAct(ck.policy, () => ck.params, 2, ck.state.config.obsMode, rng, POST_UPDATE_STD_SCALE) });
     const expert = await rolloutExpert(opts.sampler, scriptedExpert, tasks, opts.rollouts);
     return {
       ...ev.result,
@@ -103,11 +113,15 @@ export async function evaluateCheckpoint(opts: EvalOptions): Promise<CheckpointE
       rolloutsPerTask: opts.rollouts,
       expertReturn: expert.reduce((s, g) => s + meanReturn(g), 0) / tasks.length,
       expertSuccess: expert.reduce((s, g) => s + successRate(g), 0) / tasks.length,
+      unadaptedReturn: unadapted.reduce((s, g) => s + meanReturn(g), 0) / tasks.length,
+      unadaptedSuccess: unadapted.reduce((s, g) => s + successRate(g), 0) / tasks.length,
       perTask: tasks.map((task, i) => ({
         task,
         preReturn: meanReturn(ev.pre[i]),
         postReturn: meanReturn(ev.post[i]),
         postSuccess: successRate(ev.post[i]),
+        unadaptedReturn: meanReturn(unadapted[i]),
+        unadaptedSuccess: successRate(unadapted[i]),
         expertReturn: meanReturn(expert[i]),
         outcome: taskOutcome(task.kind, ev.pre[i], ev.post[i]),
       })),

@@ -482,8 +482,18 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
         disposeLoaded(from);
         throw err;
       }
-      policy = from.policy;
-      learner = new GmpsLearner(policy, { params: from.params, stepSizes: from.stepSizes }, learnerOptions(c));
+      if (c.policy.kind === from.policy.config.kind) {
+        policy = from.policy;
+        learner = new GmpsLearner(policy, { params: from.params, stepSizes: from.stepSizes }, learnerOptions(c));
+      } else {
+        // mlp → mlp-biasAda: the same θ; only z adapts from here, its α starting afresh at the
+        // run's initial step size (the checkpoint's α of z was learned for a step of every parameter).
+        policy = createPolicy(c.policy);
+        const stepSizes: Params = {};
+        for (const name of policy.adaptable) stepSizes[name] = tf.fill(from.stepSizes[name].shape, c.policy.initStepSize);
+        learner = new GmpsLearner(policy, { params: from.params, stepSizes }, learnerOptions(c));
+        disposeParams(stepSizes);
+      }
       disposeLoaded(from);
     } else {
       policy = createPolicy(c.policy);
@@ -707,10 +717,13 @@ function initFromConfig(c: MetaTrainConfig, from: TrainState, where: string, red
   if (c.iterations <= from.iteration) {
     throw new Error(`--init-from ${where} has already run ${from.iteration} iterations: --iterations counts from its start, so give more than ${from.iteration}`);
   }
+  // The one change of policy a checkpoint allows: a full-adaptation MLP continued with only its
+  // bias-transformation vector z adapting (`--policy mlp-biasAda`).
+  const toBiasAda = f.policy.kind === 'mlp' && c.policy.kind === 'mlp-biasAda';
   return {
     ...c,
     envOptions: f.envOptions,
-    policy: f.policy,
+    policy: toBiasAda ? { ...f.policy, kind: 'mlp-biasAda', initStepSize: c.policy.initStepSize } : f.policy,
     numTasks: redraw ? c.numTasks : from.tasks.length,
     numHeldOut: redraw ? c.numHeldOut : from.heldOut.length,
     initFrom: { checkpoint: where, iteration: from.iteration, envSamples: from.envSamples },

@@ -628,11 +628,14 @@ export function registerLearning(program: Command, _bench: Command): void {
           for (const t of res.perTask) {
             const o = t.outcome;
             process.stdout.write(
-              `  ${describeTask(t.task)}: pre ${fmt(t.preReturn)}, post ${fmt(t.postReturn)}, success ${fmt(t.postSuccess)}, expert ${fmt(t.expertReturn)}; ` +
+              `  ${describeTask(t.task)}: pre ${fmt(t.preReturn)}, post ${fmt(t.postReturn)}, success ${fmt(t.postSuccess)}, unadapted ${fmt(t.unadaptedReturn)}, expert ${fmt(t.expertReturn)}; ` +
                 `${o.name}: pre ${fmt(o.pre.min)}–${fmt(o.pre.max)} (median ${fmt(o.pre.median)}), post ${fmt(o.post)} ${o.unit}\n`,
             );
           }
-          process.stdout.write(`pre-update return ${fmt(res.preReturn)} (success ${fmt(res.preSuccess)})\npost-update return ${fmt(res.postReturn)} (success ${fmt(res.postSuccess)})\nexpert return ${fmt(res.expertReturn)} (success ${fmt(res.expertSuccess)})\n`);
+          process.stdout.write(
+            `pre-update return ${fmt(res.preReturn)} (success ${fmt(res.preSuccess)})\npost-update return ${fmt(res.postReturn)} (success ${fmt(res.postSuccess)})\n` +
+              `unadapted θ at σ x1e-5 (a step of zero) ${fmt(res.unadaptedReturn)} (success ${fmt(res.unadaptedSuccess)})\nexpert return ${fmt(res.expertReturn)} (success ${fmt(res.expertSuccess)})\n`,
+          );
         }
       } catch (err) {
         userError(err);
