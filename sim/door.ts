@@ -26,15 +26,18 @@ export function checkDoorTask(task: TaskParams): asserts task is { kind: 'door';
 
 export class DoorEnv extends SawyerTaskEnv {
   readonly kind = 'door' as const;
-  readonly stateDim = 6;
+  readonly stateDim: number;
   readonly horizon = DOOR.horizon;
   readonly contextDim = 1;
   private readonly hingeQpos: number;
   private readonly graspSite: number;
   private readonly buf = new Float64Array(6);
+  private readonly observeAngle: boolean;
 
   constructor(mj: MujocoModule, options: EnvOptions = {}) {
     super(mj, 'door', options);
+    this.observeAngle = options.observeAngle ?? false;
+    this.stateDim = this.observeAngle ? 7 : 6;
     this.hingeQpos = this.model.jnt_qposadr[this.id('joint', 'door_hinge')]!;
     this.graspSite = this.id('site', 'door_grasp');
   }
@@ -55,9 +58,10 @@ export class DoorEnv extends SawyerTaskEnv {
   context(): Float64Array { return Float64Array.of(this.target); }
 
   protected observeState(): Float64Array {
-    const s = new Float64Array(6);
+    const s = new Float64Array(this.stateDim);
     this.tip(s.subarray(0, 3));
     this.sitePos(this.graspSite, s, 3);
+    if (this.observeAngle) s[6] = this.angle;
     return s;
   }
 

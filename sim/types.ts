@@ -66,4 +66,9 @@ export interface EnvOptions {
   /** Render an RGB image observation of this size (default none). */
   camera?: { width?: number; height?: number };
   seed?: number;
+  /**
+   * Door: append the door angle (rad) to the state, which is then hand xyz, handle xyz, angle (7
+   * values; default false: 6). The paper's full-state door observation includes the angle.
+   */
+  observeAngle?: boolean;
 }

@@ -65,6 +65,31 @@ describe('door and push tasks', function () {
     }
   });
 
+  it('observeAngle: the door state gains the door angle (rad) as a 7th value, still never the target', async () => {
+    const env = (await createEnv('door', { observeAngle: true })) as DoorEnv;
+    const plain = (await createEnv('door')) as DoorEnv;
+    try {
+      assert.equal(env.stateDim, 7);
+      assert.equal(plain.stateDim, 6);
+      const obs = env.reset({ kind: 'door', targetRad: 40 * DEG });
+      const ref = plain.reset({ kind: 'door', targetRad: 40 * DEG });
+      assert.equal(obs.state.length, 7);
+      assert.deepEqual(Array.from(obs.state.subarray(0, 6)), Array.from(ref.state), 'the first six values are the plain state');
+      assert.equal(obs.state[6], 0);
+      // pull the door by hand: the 7th value follows the hinge
+      const hinge = env.model.jnt_qposadr[env.mj.mj_name2id(env.model, env.mj.mjtObj.mjOBJ_JOINT.value, 'door_hinge')]!;
+      env.data.qpos[hinge] = 25 * DEG;
+      env.mj.mj_forward(env.model, env.data);
+      const step = env.step(new Float32Array(3)).observation;
+      assert.ok(Math.abs(step.state[6]! - env.angle) < 1e-12 && Math.abs(env.angle - 25 * DEG) < 2 * DEG, `angle ${step.state[6]} vs hinge ${env.angle}`);
+      const other = env.reset({ kind: 'door', targetRad: 5 * DEG });
+      assert.deepEqual(Array.from(other.state), Array.from(obs.state), 'the target does not leak into the observation');
+    } finally {
+      env.close();
+      plain.close();
+    }
+  });
+
   for (const [kind, seed] of [['door', 11], ['push', 12]] as const) {
     it(`scripted ${kind} expert succeeds on at least 95% of random tasks`, async () => {
       const env = await createEnv(kind);

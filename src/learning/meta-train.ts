@@ -360,7 +360,14 @@ function checkConfig(c: MetaTrainConfig): void {
 
 /** A vision policy needs a sampler whose envs render images of the policy's size. */
 export function checkSamplerFor(c: Pick<MetaTrainConfig, 'obsMode' | 'policy'>, sampler: Pick<Sampler, 'info'>): void {
-  if (c.obsMode !== 'vision') return;
+  if (c.obsMode !== 'vision') {
+    if (sampler.info.stateDim !== c.policy.obsDim) {
+      throw new Error(
+        `the envs give states of ${sampler.info.stateDim} values, the policy takes ${c.policy.obsDim}: create the envs with the options the policy was trained with (e.g. the door's observeAngle)`,
+      );
+    }
+    return;
+  }
   const v = c.policy.vision;
   if (!v) throw new Error("obsMode 'vision' needs a vision policy config (policy kind 'vision')");
   const shape = sampler.info.imageShape;
@@ -482,17 +489,15 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
         disposeLoaded(from);
         throw err;
       }
-      if (c.policy.kind === from.policy.config.kind) {
+      if (c.policy.kind === from.policy.config.kind && c.policy.obsDim === from.policy.config.obsDim) {
         policy = from.policy;
         learner = new GmpsLearner(policy, { params: from.params, stepSizes: from.stepSizes }, learnerOptions(c));
       } else {
-        // mlp → mlp-biasAda: the same θ; only z adapts from here, its α starting afresh at the
-        // run's initial step size (the checkpoint's α of z was learned for a step of every parameter).
         policy = createPolicy(c.policy);
-        const stepSizes: Params = {};
-        for (const name of policy.adaptable) stepSizes[name] = tf.fill(from.stepSizes[name].shape, c.policy.initStepSize);
-        learner = new GmpsLearner(policy, { params: from.params, stepSizes }, learnerOptions(c));
-        disposeParams(stepSizes);
+        const converted = convertPolicy(from.policy.config, c.policy, from.params, from.stepSizes);
+        learner = new GmpsLearner(policy, converted, learnerOptions(c));
+        disposeParams(converted.params);
+        disposeParams(converted.stepSizes);
       }
       disposeLoaded(from);
     } else {
@@ -710,6 +715,44 @@ function demoTensors(d: TaskDemos, obsDim: number, actDim: number): { obs: tf.Te
  * task counts (θ and the tasks must fit them; the counts are this run's when it redraws the tasks); everything else (σ handling, Adam, DAgger,
  * imitation terms, iterations) from `c`.
  */
+/**
+ * θ and α of a checkpoint for a run whose policy differs from it (`initFromConfig` allows two changes):
+ * - one more input (the door angle, appended to the state): the first layer gains a zero row for
+ *   it, so the policy acts exactly as before until meta-training moves that row; its step sizes
+ *   start, per hidden unit, at the mean of the handle rows' (inputs 3–5: the angle is a function of
+ *   the handle's position);
+ * - `mlp` → `mlp-biasAda`: the same θ; only z adapts, its α starting afresh at the new config's
+ *   initial step size (the checkpoint's α of z was learned for a step of every parameter).
+ * The caller disposes the result.
+ */
+export function convertPolicy(from: PolicyConfig, to: PolicyConfig, params: Params, stepSizes: Params): { params: Params; stepSizes: Params } {
+  if (from.kind === 'vision' || to.kind === 'vision') throw new Error('convertPolicy: vision policies are not converted');
+  const extra = to.obsDim - from.obsDim;
+  if (extra !== 0 && extra !== 1) throw new Error(`convertPolicy: observation size ${from.obsDim} → ${to.obsDim}: only one added input (the door angle) is supported`);
+  if (extra === 1 && from.obsDim < 6) throw new Error(`convertPolicy: adding the door angle needs the door state (6 values), the checkpoint sees ${from.obsDim}`);
+  if (from.kind !== to.kind && !(from.kind === 'mlp' && to.kind === 'mlp-biasAda')) {
+    throw new Error(`convertPolicy: a '${from.kind}' policy cannot continue as '${to.kind}' (only mlp → mlp-biasAda)`);
+  }
+  return tf.tidy(() => {
+    const widen = (w: tf.Tensor, row: tf.Tensor): tf.Tensor =>
+      tf.concat([tf.slice(w, [0, 0], [from.obsDim, -1]), row, tf.slice(w, [from.obsDim, 0], [-1, -1])], 0);
+    const outParams: Params = {};
+    for (const [name, v] of Object.entries(params)) {
+      outParams[name] = name === 'W0' && extra === 1 ? widen(v, tf.zeros([1, v.shape[1]!])) : tf.clone(v);
+    }
+    const outAlpha: Params = {};
+    if (to.kind === 'mlp-biasAda') {
+      outAlpha.z = tf.fill(stepSizes.z.shape, to.initStepSize);
+    } else {
+      for (const [name, v] of Object.entries(stepSizes)) {
+        outAlpha[name] = name === 'W0' && extra === 1 ? widen(v, tf.mean(tf.slice(v, [3, 0], [3, -1]), 0, true)) : tf.clone(v);
+      }
+    }
+    for (const t of [...Object.values(outParams), ...Object.values(outAlpha)]) tf.keep(t);
+    return { params: outParams, stepSizes: outAlpha };
+  });
+}
+
 function initFromConfig(c: MetaTrainConfig, from: TrainState, where: string, redraw: boolean): MetaTrainConfig {
   const f = from.config;
   if (f.task !== c.task) throw new Error(`--init-from ${where} was meta-trained on '${f.task}' tasks, this run is '${c.task}'`);
@@ -717,13 +760,21 @@ function initFromConfig(c: MetaTrainConfig, from: TrainState, where: string, red
   if (c.iterations <= from.iteration) {
     throw new Error(`--init-from ${where} has already run ${from.iteration} iterations: --iterations counts from its start, so give more than ${from.iteration}`);
   }
-  // The one change of policy a checkpoint allows: a full-adaptation MLP continued with only its
-  // bias-transformation vector z adapting (`--policy mlp-biasAda`).
+  // The changes of policy a checkpoint allows (`convertPolicy`): a full-adaptation MLP continued
+  // with only its bias-transformation vector z adapting (`--policy mlp-biasAda`), and a door state
+  // policy given the door angle as a further input (`--observe-angle`).
   const toBiasAda = f.policy.kind === 'mlp' && c.policy.kind === 'mlp-biasAda';
+  const addAngle = c.envOptions.observeAngle === true && f.envOptions.observeAngle !== true;
+  if (addAngle && (f.task !== 'door' || f.obsMode !== 'state')) {
+    throw new Error(`--init-from ${where}: the door angle is an input for door state policies; this checkpoint holds a ${f.task} ${f.obsMode} policy`);
+  }
+  let policy: PolicyConfig = f.policy;
+  if (toBiasAda) policy = { ...policy, kind: 'mlp-biasAda', initStepSize: c.policy.initStepSize };
+  if (addAngle) policy = { ...policy, obsDim: f.policy.obsDim + 1 };
   return {
     ...c,
-    envOptions: f.envOptions,
-    policy: toBiasAda ? { ...f.policy, kind: 'mlp-biasAda', initStepSize: c.policy.initStepSize } : f.policy,
+    envOptions: addAngle ? { ...f.envOptions, observeAngle: true } : f.envOptions,
+    policy,
     numTasks: redraw ? c.numTasks : from.tasks.length,
     numHeldOut: redraw ? c.numHeldOut : from.heldOut.length,
     initFrom: { checkpoint: where, iteration: from.iteration, envSamples: from.envSamples },

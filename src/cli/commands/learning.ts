@@ -194,6 +194,7 @@ interface MetaTrainCli {
   policy: string;
   seed: string;
   dense?: boolean;
+  observeAngle?: boolean;
   resume?: boolean;
   keepBest?: boolean;
   envs?: string;
@@ -230,7 +231,8 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
   const mt = await import('../../learning/meta-train.js');
   const { defaultMlpConfig, defaultVisionConfig } = await import('../../learning/policy/index.js');
   const { createEnv } = await import('../../../sim/index.js');
-  const probe = await createEnv(task, {});
+  if (o.observeAngle && (task !== 'door' || vision)) throw new CliError('--observe-angle gives the door state policy the door angle: it needs --task door and a state policy (mlp or mlp-biasAda)');
+  const probe = await createEnv(task, o.observeAngle ? { observeAngle: true } : {});
   const policy = {
     ...(vision ? defaultVisionConfig(probe.actionDim) : defaultMlpConfig(probe.stateDim, probe.actionDim, o.policy as 'mlp' | 'mlp-biasAda')),
     hidden,
@@ -241,7 +243,11 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
   if (!(policy.initStd > 0)) throw new CliError(`--init-std must be > 0, got ${o.initStd}`);
   const dims = { obsDim: policy.obsDim, actDim: probe.actionDim };
   const config = mt.defaultMetaTrainConfig(task, dims);
-  const envOptions: EnvChoice = { dense: !!o.dense, ...(vision ? { camera: { height: policy.vision!.height, width: policy.vision!.width } } : {}) };
+  const envOptions: EnvChoice = {
+    dense: !!o.dense,
+    ...(vision ? { camera: { height: policy.vision!.height, width: policy.vision!.width } } : {}),
+    ...(o.observeAngle ? { observeAngle: true } : {}),
+  };
   let expert: import('../../learning/meta-train.js').ExpertChoice = { kind: 'scripted' };
   let demoFiles: string[] | undefined;
   let numTasks = int('--tasks', o.tasks);
@@ -299,7 +305,12 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
   // Resuming: the checkpoint's config wins, so its task and env options (the camera of a vision
   // run) make the sampler, whatever --task / --policy / --dense say.
   // Starting from a checkpoint: its env options (dense reward, camera) as well.
-  const run = o.resume ? await checkpointEnv(out, '--resume') : o.initFrom ? { ...(await checkpointEnv(o.initFrom, '--init-from')), seed } : { task, env: envOptions, seed };
+  // --observe-angle on a checkpoint without the angle: its envs gain it (and its policy the input).
+  const fromCheckpoint = async (ck: string) => {
+    const c = await checkpointEnv(ck, '--init-from');
+    return { ...c, env: o.observeAngle ? { ...c.env, observeAngle: true } : c.env, seed };
+  };
+  const run = o.resume ? await checkpointEnv(out, '--resume') : o.initFrom ? await fromCheckpoint(o.initFrom) : { task, env: envOptions, seed };
   const sampler = await openSampler(run.task, run.env, run.seed, o);
   const bar = await progressBar(config.iterations, 'meta-train', true);
   const t0 = Date.now();
@@ -398,6 +409,7 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--tasks-per-step <n>', 'tasks per Adam step (0: all, as GMPS); fewer bound the memory of the vision meta-gradient', '0')
     .option('--seed <n>', 'seed of task draws, initialisation and sampling', '0')
     .option('--dense', 'dense (shaped) reward variant')
+    .option('--observe-angle', 'door: the state policy also sees the door angle (7 inputs, as the paper\'s full state); with --init-from a checkpoint without it, its first layer gains a zero row for the angle (the same policy until meta-training moves it)')
     .option('--resume', 'continue the checkpoint in --out (its config wins; --iterations may extend it)')
     .option('--keep-best', 'after each evaluation that beats the best post-update return so far (held-out tasks, else training tasks), write θ and α as evaluated to <out>/best (an exported checkpoint)')
     .option('--envs <n>', 'envs stepped in parallel', '10')
