@@ -63,6 +63,8 @@ const node = defineNode({
     const log = ros.getLogger();
     const ck = await loadInferencePolicy(p.checkpoint, { log: (l) => log.info(l) });
     const { policy, obsMode, task } = ck;
+    // A state policy's input width must be one the graph can build (door: 6, or 7 with the angle): fail now, not per step.
+    if (obsMode === 'state') stateRow(task, [0, 0, 0], { doorAngle: 0, block: [0, 0, 0] }, policy.config.obsDim);
     const slot = new ParamsSlot(policy, ck.params);
 
     let hand: { xyz: Vec3; stamp: Stamp } | undefined;
@@ -101,7 +103,7 @@ const node = defineNode({
         const data = image.data instanceof Uint8Array ? image.data : Uint8Array.from(image.data);
         return { row: visionRow(policy, { ...image, data }, hand.xyz), stamp: image.header.stamp };
       }
-      return { row: stateRow(task, hand.xyz, { doorAngle, block }), stamp: hand.stamp };
+      return { row: stateRow(task, hand.xyz, { doorAngle, block }, policy.config.obsDim), stamp: hand.stamp };
     };
 
     let trial: { id: number; left: number; step: number; deterministic: boolean; seed: number } | undefined = p.autostart

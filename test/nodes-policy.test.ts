@@ -60,6 +60,24 @@ describe('nodes: policy', function () {
     return { header: { stamp: stamp(k), frame_id: 'cam' }, height: h, width: w, encoding: 'rgb8', is_bigendian: 0, step: w * 3, data };
   };
 
+  it('stateRow: the door angle as a 7th value for a policy trained with it (observeAngle), the same six values before it; other widths refused', async () => {
+    const { createEnv } = await import('../sim/index.js');
+    const env = await createEnv('door', { observeAngle: true });
+    try {
+      const obs = env.reset({ kind: 'door', targetRad: 0.5 });
+      const row7 = stateRow('door', [obs.state[0]!, obs.state[1]!, obs.state[2]!], { doorAngle: 0 }, 7);
+      Array.from(obs.state).forEach((v, i) => assert.ok(Math.abs(row7[i]! - v) < 1e-5, `value ${i}: graph ${row7[i]} vs sim ${v}`));
+    } finally {
+      env.close();
+    }
+    const row6 = stateRow('door', [0.3, 0.05, 0.12], { doorAngle: 0.4 });
+    const row7 = stateRow('door', [0.3, 0.05, 0.12], { doorAngle: 0.4 }, 7);
+    assert.deepEqual(Array.from(row7.subarray(0, 6)), Array.from(row6));
+    assert.equal(row7[6], Math.fround(0.4));
+    assert.throws(() => stateRow('push', [0, 0, 0], { block: [0, 0, 0] }, 7), /no 7-value state observation for 'push' \(door: 6, or 7 with the door angle; push: 6\)/);
+    assert.throws(() => stateRow('door', [0, 0, 0], { doorAngle: 0 }, 9), /no 9-value state observation for 'door'/);
+  });
+
   it('state checkpoint: hand pose + door angle → a cmd_ee in [-1, 1]^3 equal to the policy mean, and the recorded step', async () => {
     const { rec, io } = await start(stateCk);
     const r = await io.start.sendRequestAsync({ trial: 7, steps: 2, params_version: 0, deterministic: true, seed: 1 }, { timeout: 5000 });

@@ -65,13 +65,20 @@ export function doorHandlePosition(angleRad: number): [number, number, number] {
 
 export type Vec3 = readonly [number, number, number];
 
-/** The GMPS state row: door = hand xyz + handle xyz (from the door angle); push = hand xyz + block xyz. */
-export function stateRow(task: TaskKind, hand: Vec3, extra: { doorAngle?: number; block?: Vec3 }): Float32Array {
-  const row = new Float32Array(6);
+/**
+ * The GMPS state row: door = hand xyz + handle xyz (from the door angle), and the angle itself for a
+ * policy of 7 inputs (the env option `observeAngle`); push = hand xyz + block xyz.
+ */
+export function stateRow(task: TaskKind, hand: Vec3, extra: { doorAngle?: number; block?: Vec3 }, width = 6): Float32Array {
+  if (width !== 6 && !(task === 'door' && width === 7)) {
+    throw new Error(`no ${width}-value state observation for '${task}' (door: 6, or 7 with the door angle; push: 6)`);
+  }
+  const row = new Float32Array(width);
   row.set(hand, 0);
   if (task === 'door') {
     if (extra.doorAngle === undefined) throw new Error('door state observation needs the door angle');
     row.set(doorHandlePosition(extra.doorAngle), 3);
+    if (width === 7) row[6] = extra.doorAngle;
   } else if (task === 'push') {
     if (!extra.block) throw new Error('push state observation needs the block position');
     row.set(extra.block, 3);
