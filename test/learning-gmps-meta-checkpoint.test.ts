@@ -264,8 +264,9 @@ describe('meta-training checkpoints: model.json with the training state and D*',
   });
 
   it('every shipped checkpoint loads with its checksum checked, for the task and policy kind it is documented as, exported without D* and Adam state', async () => {
-    const expected: Record<string, { task: string; kind: string; obsMode: string }> = {
+    const expected: Record<string, { task: string; kind: string; obsMode: string; observeAngle?: boolean }> = {
       'door-state': { task: 'door', kind: 'mlp', obsMode: 'state' },
+      'door-state-angle': { task: 'door', kind: 'mlp', obsMode: 'state', observeAngle: true },
       'push-state': { task: 'push', kind: 'mlp', obsMode: 'state' },
       'door-vision': { task: 'door', kind: 'vision', obsMode: 'vision' },
       'push-vision': { task: 'push', kind: 'vision', obsMode: 'vision' },
@@ -281,6 +282,9 @@ describe('meta-training checkpoints: model.json with the training state and D*',
         assert.equal(ck.state.config.task, want.task, name);
         assert.equal(ck.policy.config.kind, want.kind, name);
         assert.equal(ck.state.config.obsMode, want.obsMode, name);
+        // the door angle as an input: the envs that run it must observe it, and the policy takes 7 values
+        assert.equal(ck.state.config.envOptions.observeAngle === true, !!want.observeAngle, `${name}: env option observeAngle`);
+        if (want.obsMode === 'state') assert.equal(ck.policy.config.obsDim, want.observeAngle ? 7 : 6, name);
         assert.equal(ck.demos.length, 0, `${name}: exported without D*`);
         assert.equal(Object.keys(ck.adamSlots).length, 0, `${name}: exported without the Adam state`);
         assert.ok(ck.state.curve.length > 0 && ck.state.iteration > 0, `${name}: carries its learning curve`);
