@@ -87,6 +87,10 @@ export interface EvalOptions {
   stepScale?: number;
 }
 
+/** The mean over tasks of a per-task measure of their rollouts. */
+const taskMean = (groups: readonly Trajectory[][], f: (trajs: readonly Trajectory[]) => number): number =>
+  groups.reduce((s, g) => s + f(g), 0) / groups.length;
+
 export async function evaluateCheckpoint(opts: EvalOptions): Promise<CheckpointEval> {
   const ck = await loadCheckpoint(opts.checkpoint);
   for (const t of Object.values(ck.adamSlots)) t.dispose();
@@ -111,10 +115,10 @@ export async function evaluateCheckpoint(opts: EvalOptions): Promise<CheckpointE
       ...ev.result,
       tasks: tasks.length,
       rolloutsPerTask: opts.rollouts,
-      expertReturn: expert.reduce((s, g) => s + meanReturn(g), 0) / tasks.length,
-      expertSuccess: expert.reduce((s, g) => s + successRate(g), 0) / tasks.length,
-      unadaptedReturn: unadapted.reduce((s, g) => s + meanReturn(g), 0) / tasks.length,
-      unadaptedSuccess: unadapted.reduce((s, g) => s + successRate(g), 0) / tasks.length,
+      expertReturn: taskMean(expert, meanReturn),
+      expertSuccess: taskMean(expert, successRate),
+      unadaptedReturn: taskMean(unadapted, meanReturn),
+      unadaptedSuccess: taskMean(unadapted, successRate),
       perTask: tasks.map((task, i) => ({
         task,
         preReturn: meanReturn(ev.pre[i]),

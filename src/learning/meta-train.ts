@@ -711,11 +711,6 @@ function demoTensors(d: TaskDemos, obsDim: number, actDim: number): { obs: tf.Te
 }
 
 /**
- * The config of a run that starts from checkpoint `from`: the checkpoint's policy, task, env and
- * task counts (θ and the tasks must fit them; the counts are this run's when it redraws the tasks); everything else (σ handling, Adam, DAgger,
- * imitation terms, iterations) from `c`.
- */
-/**
  * θ and α of a checkpoint for a run whose policy differs from it (`initFromConfig` allows two changes):
  * - one more input (the door angle, appended to the state): the first layer gains a zero row for
  *   it, so the policy acts exactly as before until meta-training moves that row; its step sizes
@@ -748,11 +743,16 @@ export function convertPolicy(from: PolicyConfig, to: PolicyConfig, params: Para
         outAlpha[name] = name === 'W0' && extra === 1 ? widen(v, tf.mean(tf.slice(v, [3, 0], [3, -1]), 0, true)) : tf.clone(v);
       }
     }
-    for (const t of [...Object.values(outParams), ...Object.values(outAlpha)]) tf.keep(t);
+    // tidy keeps the tensors it returns, nested ones included
     return { params: outParams, stepSizes: outAlpha };
   });
 }
 
+/**
+ * The config of a run that starts from checkpoint `from`: the checkpoint's policy, task, env and
+ * task counts (policy and env changed only as `convertPolicy` allows) (θ and the tasks must fit them; the counts are this run's when it redraws the tasks); everything else (σ handling, Adam, DAgger,
+ * imitation terms, iterations) from `c`.
+ */
 function initFromConfig(c: MetaTrainConfig, from: TrainState, where: string, redraw: boolean): MetaTrainConfig {
   const f = from.config;
   if (f.task !== c.task) throw new Error(`--init-from ${where} was meta-trained on '${f.task}' tasks, this run is '${c.task}'`);
