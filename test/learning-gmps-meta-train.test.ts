@@ -9,7 +9,7 @@ import { adaptToTask, adaptToTasks } from '../src/learning/adapt.js';
 import { initBackend } from '../src/learning/backend.js';
 import { toAdaptBatch } from '../src/learning/advantages.js';
 import { adaptStep } from '../src/learning/gmps.js';
-import { BEST_DIR, defaultMetaTrainConfig, disposeLoaded, explainBackendAbort, loadCheckpoint, metaTrain, policyAct, taskChunks, type MetaTrainConfig } from '../src/learning/meta-train.js';
+import { BEST_DIR, defaultMetaTrainConfig, selectionScore, type CurvePoint, disposeLoaded, explainBackendAbort, loadCheckpoint, metaTrain, policyAct, taskChunks, type MetaTrainConfig } from '../src/learning/meta-train.js';
 import { disposeParams } from '../src/learning/policy/index.js';
 import { Rng } from '../src/learning/rng.js';
 import { createLocalSampler, type Sampler } from '../src/learning/sampler.js';
@@ -183,7 +183,7 @@ describe('GMPS meta-training (point task)', function () {
     const scores = run.state.curve.map((p) => p.heldOut!.postReturn);
     assert.equal(scores.length, 7);
     const bestAt = scores.indexOf(Math.max(...scores));
-    assert.deepEqual(run.state.best, { iteration: run.state.curve[bestAt].iteration, score: scores[bestAt] });
+    assert.deepEqual(run.state.best, { iteration: run.state.curve[bestAt].iteration, score: scores[bestAt], by: 'return' });
     const best = await loadCheckpoint(path.join(out, BEST_DIR));
     assert.equal(best.state.iteration, run.state.best!.iteration);
     assert.equal(best.demos.length, 0, 'best/ is an export: no D*');
@@ -200,10 +200,55 @@ describe('GMPS meta-training (point task)', function () {
     const from = path.join(dir, 'keep-best-from');
     const cont = await metaTrain({ config: { ...cfg, iterations: 7 }, sampler, outDir: from, keepBest: true, initFrom: out, stopAfter: 6 });
     cont.dispose();
-    assert.deepEqual(cont.state.best, { iteration: 6, score: scores.at(-1) });
+    assert.deepEqual(cont.state.best, { iteration: 6, score: scores.at(-1), by: 'return' });
     const kept = await loadCheckpoint(path.join(from, BEST_DIR));
     assert.equal(kept.state.iteration, 6);
     disposeLoaded(kept);
+  });
+
+  it('selectionScore: by return, the post-update return; by success, the success rate first and the return only between equal rates', () => {
+    const at = (postSuccess: number, postReturn: number, heldOut = true): CurvePoint => {
+      const r = { preReturn: 0, postReturn, preSuccess: 0, postSuccess };
+      return heldOut ? { iteration: 0, envSamples: 0, train: { ...r, postSuccess: 1, postReturn: 1e4 }, heldOut: r } : { iteration: 0, envSamples: 0, train: r };
+    };
+    const surer = at(0.55, 90);
+    const richer = at(0.5, 160);
+    assert.ok(selectionScore(richer) > selectionScore(surer), 'by return (the default)');
+    assert.ok(selectionScore(surer, 'success') > selectionScore(richer, 'success'), 'one more success outweighs 70 of return');
+    assert.ok(selectionScore(at(0.5, 161), 'success') > selectionScore(richer, 'success'), 'equal rates: the return decides');
+    assert.ok(selectionScore(at(0.05, -5000), 'success') > selectionScore(at(0, 5000), 'success'), 'even a return of thousands does not outweigh one success in 20');
+    assert.equal(selectionScore(at(0.3, 50, false), 'success'), 0.3 + 50e-6, 'the training tasks when there are no held-out ones');
+  });
+
+  it('--keep-best-by success keeps the evaluation with the best held-out success (then return); resumed by return, it selects afresh', async () => {
+    // A wide success radius, so that the success rates of a short run differ between evaluations.
+    const wide = { ...ENV, successRadius: 0.5 };
+    const cfg = pointConfig({ envOptions: wide, seed: 4, numTasks: 2, numHeldOut: 3, rolloutsPerTask: 3, iterations: 6, adamSteps: 4, evalEvery: 1, lr: 1e-2 });
+    const out = path.join(dir, 'keep-best-success');
+    const wideSampler = await createLocalSampler({ env: { kind: 'point', options: wide }, nEnvs: 9 });
+    try {
+      const part = await metaTrain({ config: cfg, sampler: wideSampler, outDir: out, keepBest: true, keepBestBy: 'success', stopAfter: 4 });
+      part.dispose();
+      const key = (p: CurvePoint) => [p.heldOut!.postSuccess, p.heldOut!.postReturn] as const;
+      const better = (a: CurvePoint, b: CurvePoint) => key(a)[0] > key(b)[0] || (key(a)[0] === key(b)[0] && key(a)[1] > key(b)[1]);
+      const points = part.state.curve;
+      assert.ok(new Set(points.map((p) => p.heldOut!.postSuccess)).size > 1, `the success rates differ: ${points.map((p) => p.heldOut!.postSuccess)}`);
+      const bestPoint = points.reduce((a, b) => (better(b, a) ? b : a));
+      const byReturn = points.reduce((a, b) => (b.heldOut!.postReturn > a.heldOut!.postReturn ? b : a));
+      assert.notEqual(bestPoint.iteration, byReturn.iteration, 'in this run the two criteria choose differently');
+      assert.equal(part.state.best?.iteration, bestPoint.iteration);
+      assert.equal(part.state.best?.by, 'success');
+      const kept = await loadCheckpoint(path.join(out, BEST_DIR));
+      assert.equal(kept.state.iteration, bestPoint.iteration);
+      disposeLoaded(kept);
+      // Resumed with the other criterion: the success score is not compared with returns.
+      const resumed = await metaTrain({ config: cfg, sampler: wideSampler, outDir: out, resume: true, keepBest: true, keepBestBy: 'return' });
+      resumed.dispose();
+      const since = resumed.state.curve.filter((p) => p.iteration >= 4).map((p) => p.heldOut!.postReturn);
+      assert.deepEqual(resumed.state.best, { iteration: resumed.state.curve.find((p) => p.heldOut!.postReturn === Math.max(...since) && p.iteration >= 4)!.iteration, score: Math.max(...since), by: 'return' });
+    } finally {
+      await wideSampler.close();
+    }
   });
 
   it('initFrom + redrawTasks: θ and α from the checkpoint, new training and held-out tasks (this run\'s seed and counts), evaluated at the first iteration; keep-best ignores the carried evaluation', async () => {

@@ -147,8 +147,8 @@ export interface TrainState {
   heldOut: TaskParams[];
   iterations: IterationLog[];
   curve: CurvePoint[];
-  /** With `keepBest`: the evaluation whose θ and α are in `<outDir>/best`. */
-  best?: { iteration: number; score: number };
+  /** With `keepBest`: the evaluation whose θ and α are in `<outDir>/best`, and the criterion it was chosen by (absent: 'return'). */
+  best?: { iteration: number; score: number; by?: KeepBestBy };
 }
 
 export function defaultMetaTrainConfig(task: TaskKind, dims: { obsDim: number; actDim: number }): MetaTrainConfig {
@@ -300,11 +300,24 @@ export interface MetaTrainOptions {
    * by tens between evaluations; this keeps the best one a run saw without picking on test tasks.
    */
   keepBest?: boolean;
+  /**
+   * With `keepBest`, what "best" means: 'return' (default) the post-update return; 'success' the
+   * post-update success rate, ties broken by the return. A run resumed with another criterion than
+   * its saved best starts selecting afresh (the scores do not compare).
+   */
+  keepBestBy?: KeepBestBy;
 }
 
-/** Selection score of an evaluation: the held-out tasks' post-update return, else the training tasks'. */
-function selectionScore(point: CurvePoint): number {
-  return (point.heldOut ?? point.train).postReturn;
+export type KeepBestBy = 'return' | 'success';
+
+/**
+ * Selection score of an evaluation on the held-out tasks, else the training tasks: the post-update
+ * return; by 'success', the post-update success rate plus 1e-6 × the return, so that equal rates (they
+ * move in steps of 1/tasks) are ordered by return without the return ever outweighing one more success.
+ */
+export function selectionScore(point: CurvePoint, by: KeepBestBy = 'return'): number {
+  const r = point.heldOut ?? point.train;
+  return by === 'success' ? r.postSuccess + 1e-6 * r.postReturn : r.postReturn;
 }
 
 /** Directory of the best evaluated checkpoint of a run with `keepBest`. */
@@ -889,9 +902,11 @@ export async function saveCheckpoint(
 /** `keepBest`: writes θ and α (as evaluated at `point`) to `<outDir>/best` when the point beats the best so far. */
 async function keepIfBest(opts: MetaTrainOptions, state: TrainState, learner: GmpsLearner, point: CurvePoint): Promise<void> {
   if (!opts.keepBest || !opts.outDir) return;
-  const score = selectionScore(point);
-  if (!Number.isFinite(score) || (state.best && state.best.score >= score)) return;
-  state.best = { iteration: point.iteration, score };
+  const by = opts.keepBestBy ?? 'return';
+  const score = selectionScore(point, by);
+  const comparable = state.best && (state.best.by ?? 'return') === by;
+  if (!Number.isFinite(score) || (comparable && state.best!.score >= score)) return;
+  state.best = { iteration: point.iteration, score, by };
   await saveCheckpoint(path.join(opts.outDir, BEST_DIR), state, learner, []);
   await writeCurve(path.join(opts.outDir, BEST_DIR), state);
 }

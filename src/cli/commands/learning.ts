@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import type { TaskParams } from '../../../sim/types.js';
 import type { BackendChoice } from '../../learning/backend.js';
 import { checkpointDir } from '../../learning/checkpoint-path.js';
+import type { KeepBestBy } from '../../learning/meta-train.js';
 import type { Sampler } from '../../learning/sampler.js';
 import { parseNumber as num } from '../args.js';
 import { CliError } from '../errors.js';
@@ -20,6 +21,11 @@ function int(name: string, value: string, min = 1): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new CliError(`${name} must be an integer >= ${min}, got '${value}'`);
   return n;
+}
+
+function keepBestBy(value: string): KeepBestBy {
+  if (value !== 'return' && value !== 'success') throw new CliError(`--keep-best-by must be return or success, got '${value}'`);
+  return value;
 }
 
 function taskKind(value: string): Task {
@@ -197,6 +203,7 @@ interface MetaTrainCli {
   observeAngle?: boolean;
   resume?: boolean;
   keepBest?: boolean;
+  keepBestBy?: string;
   envs?: string;
   workers?: string;
   backend?: string;
@@ -218,6 +225,7 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
   const vision = o.policy === 'vision';
   if (vision && task === 'point') throw new CliError('--policy vision needs a rendered task (door or push); the point task has no camera');
   const out = o.out ?? path.join('checkpoints', `${task}-${vision ? 'vision' : 'state'}`);
+  const bestBy = o.keepBestBy === undefined ? undefined : keepBestBy(o.keepBestBy);
   if (!['scripted', 'sac', 'demos'].includes(o.expert)) throw new CliError(`--expert must be scripted, sac or demos, got '${o.expert}'`);
   const demos = demosArg(o.demos);
   const demosPath = 'path' in demos ? demos.path : o.demosFile;
@@ -328,7 +336,8 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
       expert,
       outDir: out,
       resume: !!o.resume,
-      keepBest: !!o.keepBest,
+      keepBest: !!o.keepBest || o.keepBestBy !== undefined,
+      ...(bestBy ? { keepBestBy: bestBy } : {}),
       ...(o.initFrom ? { initFrom: o.initFrom } : {}),
       ...(o.redrawTasks ? { redrawTasks: true } : {}),
       onIteration: (log, st) => bar.update(st.iteration, { status: `loss ${log.lossLast.toFixed(4)} pre ${fmt(log.preReturn)}` }),
@@ -363,7 +372,11 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
         process.stdout.write(`train tasks: pre ${fmt(last.train.preReturn)}, post ${fmt(last.train.postReturn)}, post success ${fmt(last.train.postSuccess)}; expert ${fmt(summary.expertReturn)}\n`);
         if (last.heldOut) process.stdout.write(`held-out:    pre ${fmt(last.heldOut.preReturn)}, post ${fmt(last.heldOut.postReturn)}, post success ${fmt(last.heldOut.postSuccess)}\n`);
       }
-      if (res.state.best) process.stdout.write(`best evaluation: iteration ${res.state.best.iteration}, post-update return ${fmt(res.state.best.score)}: ${path.join(out, mt.BEST_DIR)}\n`);
+      if (res.state.best) {
+        const b = res.state.best;
+        const what = b.by === 'success' ? `post-update success ${fmt(Math.round(b.score * 1e4) / 1e4)}` : `post-update return ${fmt(b.score)}`;
+        process.stdout.write(`best evaluation: iteration ${b.iteration}, ${what}: ${path.join(out, mt.BEST_DIR)}\n`);
+      }
       process.stdout.write(`curve: ${path.join(out, 'curve.svg')}, ${path.join(out, 'curve.html')}\n`);
     }
   } catch (err) {
@@ -412,6 +425,7 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--observe-angle', 'door: the state policy also sees the door angle (7 inputs, as the paper\'s full state); with --init-from a checkpoint without it, its first layer gains a zero row for the angle (the same policy until meta-training moves it)')
     .option('--resume', 'continue the checkpoint in --out (its config wins; --iterations may extend it)')
     .option('--keep-best', 'after each evaluation that beats the best post-update return so far (held-out tasks, else training tasks), write θ and α as evaluated to <out>/best (an exported checkpoint)')
+    .option('--keep-best-by <return|success>', 'implies --keep-best; success: the best post-update success rate, ties broken by return')
     .option('--envs <n>', 'envs stepped in parallel', '10')
     .option('--workers <n>', 'env worker threads (0: envs in the main thread; default one per core)')
     .option('--backend <name>', 'tfjs backend: auto, node-gpu, node, wasm, cpu')
