@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MainModule } from '@mujoco/mujoco';
+import { median } from '../../src/learning/stats.js';
 
 export interface StepBenchOptions {
   /** mj_step calls per timed repeat. */
@@ -54,12 +55,6 @@ function checkOptions(opts: StepBenchOptions): { steps: number; repeats: number;
   const ctrl = [...(opts.ctrl ?? [])];
   if (!ctrl.every(Number.isFinite)) throw new Error(`ctrl values must be finite numbers, got [${ctrl.join(', ')}]`);
   return { steps, repeats, ctrl, keyframe };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Path of bench.c, from the source tree or from a build under dist/. */

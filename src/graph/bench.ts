@@ -6,6 +6,7 @@
 import { InProcessRuntime, type ValidationMode } from './inprocess.js';
 import type { Image, JointState, TwistStamped } from './msgs.js';
 import { hzToPeriodNs, RosTime } from './time.js';
+import { percentile } from '../learning/stats.js';
 
 export type BenchPolicy = (image: Image) => TwistStamped['twist'] | Promise<TwistStamped['twist']>;
 
@@ -44,12 +45,6 @@ function makeImage(h = 48, w = 64): Image {
   const data = new Uint8Array(h * w * 3);
   for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 255;
   return { header: { stamp: { sec: 0, nanosec: 0 }, frame_id: 'camera' }, height: h, width: w, encoding: 'rgb8', is_bigendian: 0, step: w * 3, data };
-}
-
-function percentile(sorted: number[], q: number): number {
-  if (!sorted.length) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i]!;
 }
 
 async function throughput(
@@ -126,17 +121,18 @@ export async function runGraphBench(options: GraphBenchOptions = {}): Promise<Gr
   } finally {
     await rt.shutdown();
   }
-  const sorted = [...latencies].sort((a, b) => a - b);
   const r3 = (x: number) => Math.round(x * 1000) / 1000;
+  // No loop samples (a loop that never ran): NaN latencies, as the JSON's loop_samples 0 says.
+  const q = (p: number) => (latencies.length ? percentile(latencies, p) : NaN);
   return {
     validation,
     msgs_per_sec_joint_state: msgsJoint,
     msgs_per_sec_image: msgsImage,
     loop_hz: hz,
     loop_samples: latencies.length,
-    p50_ms: r3(percentile(sorted, 0.5)),
-    p99_ms: r3(percentile(sorted, 0.99)),
-    max_ms: r3(sorted[sorted.length - 1] ?? NaN),
+    p50_ms: r3(q(0.5)),
+    p99_ms: r3(q(0.99)),
+    max_ms: r3(q(1)),
     missed_deadlines: missed,
   };
 }
