@@ -289,7 +289,7 @@ describe('GMPS meta-training (point task)', function () {
     await assert.rejects(metaTrain({ config: next, sampler, redrawTasks: true }), /redrawTasks draws new tasks for a run started from a checkpoint/);
   });
 
-  it('eval --step-scale s: the adaptation step uses s·α, exactly as a checkpoint whose α is s times larger; s must be positive', async () => {
+  it('eval --step-scale s: the adaptation step uses s·α, exactly as a checkpoint whose α is s times larger; s must be positive; --std-scale scales the exploration σ', async () => {
     const { evaluateCheckpoint } = await import('../src/learning/eval.js');
     const { evaluateAdaptation } = await import('../src/learning/meta-train.js');
     const cfg = pointConfig({ numTasks: 2, numHeldOut: 2, rolloutsPerTask: 3, iterations: 2, adamSteps: 4, evalEvery: 0 });
@@ -316,6 +316,16 @@ describe('GMPS meta-training (point task)', function () {
     assert.ok(Math.abs(tiny.postReturn - plain.unadaptedReturn) < 1e-3, `a vanishing step: post ${tiny.postReturn} vs unadapted ${plain.unadaptedReturn}`);
     assert.ok(Math.abs(plain.postReturn - plain.unadaptedReturn) > 1e-2, 'the real step moves the policy');
     for (const t of plain.perTask) assert.ok(Number.isFinite(t.unadaptedReturn) && t.unadaptedSuccess >= 0 && t.unadaptedSuccess <= 1);
+
+    // --std-scale: σ of the rollouts the step learns from. Near zero, they are all θ's mean path (the
+    // unadapted policy's return, no spread of final distances); 1 is the default.
+    const quiet = await evaluateCheckpoint({ checkpoint: out, sampler, rollouts: 3, seed: 4, stdScale: 1e-6 });
+    assert.ok(Math.abs(quiet.preReturn - plain.unadaptedReturn) < 1e-3, `pre ${quiet.preReturn} vs unadapted ${plain.unadaptedReturn}`);
+    for (const t of quiet.perTask) assert.ok(t.outcome.pre.max - t.outcome.pre.min < 1e-4, `spread ${JSON.stringify(t.outcome.pre)}`);
+    assert.ok(plain.perTask.some((t) => t.outcome.pre.max - t.outcome.pre.min > 1e-2), 'σ at its trained value spreads the rollouts');
+    const one = await evaluateCheckpoint({ checkpoint: out, sampler, rollouts: 3, seed: 4, stdScale: 1 });
+    assert.equal(one.postReturn, plain.postReturn);
+    await assert.rejects(evaluateCheckpoint({ checkpoint: out, sampler, rollouts: 3, stdScale: -1 }), /stdScale must be a positive number, got -1/);
   });
 
   it('a pre-update imitation task: its expert rollouts are counted and checkpointed, the unadapted policy heads for its goal, resuming is exact', async () => {

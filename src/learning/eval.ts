@@ -85,6 +85,11 @@ export interface EvalOptions {
    * the tasks it is reported on.
    */
   stepScale?: number;
+  /**
+   * Multiplies the policy's σ in the rollouts the step learns from (default 1: the σ it was
+   * meta-trained with); as `gmps adapt --std-scale`. A meta-test knob like `stepScale`.
+   */
+  stdScale?: number;
 }
 
 /** The mean over tasks of a per-task measure of their rollouts. */
@@ -96,8 +101,10 @@ export async function evaluateCheckpoint(opts: EvalOptions): Promise<CheckpointE
   for (const t of Object.values(ck.adamSlots)) t.dispose();
   const tasks = opts.tasks ?? ck.state.heldOut;
   const scale = opts.stepScale ?? 1;
+  const stdScale = opts.stdScale ?? 1;
   try {
     if (!(Number.isFinite(scale) && scale > 0)) throw new Error(`stepScale must be a positive number, got ${scale}`);
+    if (!(Number.isFinite(stdScale) && stdScale > 0)) throw new Error(`stdScale must be a positive number, got ${stdScale}`);
     if (scale !== 1) {
       const scaled = scaleParams(ck.stepSizes, scale);
       disposeParams(ck.stepSizes);
@@ -106,7 +113,7 @@ export async function evaluateCheckpoint(opts: EvalOptions): Promise<CheckpointE
     checkSamplerFor(ck.state.config, opts.sampler);
     if (!tasks.length) throw new Error('no tasks to evaluate: the checkpoint has no held-out tasks; pass some');
     const rng = new Rng(`${opts.seed ?? 0}-eval`);
-    const ev = await evaluateAdaptation(opts.sampler, ck.policy, ck.params, ck.stepSizes, tasks, opts.rollouts, ck.state.config.obsMode, rng);
+    const ev = await evaluateAdaptation(opts.sampler, ck.policy, ck.params, ck.stepSizes, tasks, opts.rollouts, ck.state.config.obsMode, rng, stdScale);
     ev.adapted.forEach(disposeParams);
     // σ ×1e-5 makes every rollout of a task the same trajectory: two are enough.
     const unadapted = await opts.sampler.sample({ tasks, rolloutsPerTask: 2, act: policyAct(ck.policy, () => ck.params, 2, ck.state.config.obsMode, rng, POST_UPDATE_STD_SCALE) });

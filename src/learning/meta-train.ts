@@ -236,7 +236,11 @@ function observationRow(batch: ActBatch, i: number, mode: ObsMode): Float32Array
   return row;
 }
 
-/** Pre-update returns, one adaptation step per task with the learned α, post-update returns. */
+/**
+ * Pre-update returns, one adaptation step per task with the learned α, post-update returns.
+ * `exploreStdScale` multiplies σ in the pre-update rollouts only (a meta-test knob, `gmps eval
+ * --std-scale`; the step's policy gradient still uses the policy's own σ); meta-training uses 1.
+ */
 export async function evaluateAdaptation(
   sampler: Sampler,
   policy: GmpsPolicy,
@@ -246,8 +250,9 @@ export async function evaluateAdaptation(
   K: number,
   obsMode: ObsMode,
   rng: Rng,
+  exploreStdScale = 1,
 ): Promise<{ result: EvalResult; samples: number; pre: Trajectory[][]; post: Trajectory[][]; adapted: Params[] }> {
-  const pre = await sampler.sample({ tasks, rolloutsPerTask: K, act: policyAct(policy, () => params, K, obsMode, rng) });
+  const pre = await sampler.sample({ tasks, rolloutsPerTask: K, act: policyAct(policy, () => params, K, obsMode, rng, exploreStdScale) });
   const adapted = pre.map((trajs) => adaptStep(policy, params, stepSizes, toAdaptBatch(trajs, obsMode)));
   const post = await sampler.sample({
     tasks,

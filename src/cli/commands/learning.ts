@@ -633,11 +633,12 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--task-seed <n>', 'seed of the --tasks draw', '1000')
     .option('--seed <n>', 'sampling seed', '0')
     .option('--step-scale <s>', 'multiply the learned step sizes of the adaptation step (choose it on tasks of its own --task-seed)', '1')
+    .option('--std-scale <s>', 'multiply the policy\'s exploration σ in the rollouts the step learns from (default 1: the σ it was meta-trained with; choose it as --step-scale)', '1')
     .option('--envs <n>', 'envs stepped in parallel', '10')
     .option('--workers <n>', 'env worker threads (0: main thread)')
     .option('--backend <name>', 'tfjs backend')
     .option('--json', 'print the result as one JSON line')
-    .action(async (o: { checkpoint: string; rollouts: string; tasks?: string; taskSeed: string; seed: string; stepScale: string; envs?: string; workers?: string; backend?: string; json?: boolean }) => {
+    .action(async (o: { checkpoint: string; rollouts: string; tasks?: string; taskSeed: string; seed: string; stepScale: string; stdScale: string; envs?: string; workers?: string; backend?: string; json?: boolean }) => {
       await useBackend(o.backend);
       const ck = await checkpointEnv(o.checkpoint);
       const seed = int('--seed', o.seed, 0);
@@ -646,7 +647,7 @@ export function registerLearning(program: Command, _bench: Command): void {
       const sampler = await openSampler(ck.task, ck.env, seed, o);
       try {
         const { evaluateCheckpoint } = await import('../../learning/eval.js');
-        const res = await evaluateCheckpoint({ checkpoint: o.checkpoint, sampler, rollouts: int('--rollouts', o.rollouts, 2), seed, tasks, stepScale: num('--step-scale', o.stepScale) });
+        const res = await evaluateCheckpoint({ checkpoint: o.checkpoint, sampler, rollouts: int('--rollouts', o.rollouts, 2), seed, tasks, stepScale: num('--step-scale', o.stepScale), stdScale: num('--std-scale', o.stdScale) });
         if (o.json) process.stdout.write(`${JSON.stringify(res)}\n`);
         else {
           process.stdout.write(`${res.tasks} ${tasks ? 'new' : 'held-out'} tasks x ${res.rolloutsPerTask} rollouts\n`);
