@@ -45,6 +45,12 @@ function declare(ros: RosNode) {
     autostart: ros.declareParameter('autostart', 'bool', false, { description: 'Act from the start, without ~/start_trial', readOnly: true }),
     deterministic: ros.declareParameter('deterministic', 'bool', true, { description: 'autostart: act with the mean (true) or sample (false)' }),
     seed: ros.declareParameter('seed', 'integer', 0, { description: 'autostart: seed of the action noise' }),
+    exploreStdScale: ros.declareParameter('explore_std_scale', 'double', 1.0, {
+      description:
+        'Multiplies the policy\'s σ in sampled (exploring) actions; 1 = the σ it was meta-trained with (a meta-test setting, checkpoints/README.md). ~/steps keep the policy\'s own log_std',
+      readOnly: true,
+      range: { from: 0.01, to: 10 },
+    }),
     frameId: ros.declareParameter('frame_id', 'string', 'base', { description: 'frame_id of cmd_ee' }),
     paramsWaitS: ros.declareParameter('params_wait_s', 'double', 10.0, {
       description: '~/start_trial waits this long (s, wall clock) for the requested parameter version',
@@ -126,7 +132,7 @@ const node = defineNode({
       }
       lastProblem = '';
       const t = trial;
-      const a = actOnce(policy, slot.params, obs.row, { deterministic: t.deterministic, seed: (t.seed * 1000003 + t.step) >>> 0 });
+      const a = actOnce(policy, slot.params, obs.row, { deterministic: t.deterministic, seed: (t.seed * 1000003 + t.step) >>> 0, stdScale: p.exploreStdScale });
       const clip = (v: number) => Math.max(-1, Math.min(1, v));
       cmdPub.publish({
         header: { stamp: ros.now().toMsg(), frame_id: p.frameId },

@@ -41,6 +41,9 @@ describe('nodes: launch/sim.launch.yaml', function () {
     assert.equal(value(real, 'reward', 'angle_source'), 'auto');
     assert.equal(value(real, 'reward', 'hinge_file'), 'hinge.yaml');
     assert.equal(value(real, 'adaptation', 'reset_service'), 'sawyer/reset_episode');
+    // the exploration σ scale reaches the policy node in both graphs
+    const scaled = (hardware: string) => planLaunch(resolve('launch/adapt_door.launch.yaml'), { args: { hardware, explore_std_scale: '0.5' } });
+    for (const hw of ['sim', 'sawyer']) assert.equal(Number(value(scaled(hw), 'policy', 'explore_std_scale')), 0.5, hw);
   });
 
   it('runs in lock-step: cmd_ee moves the arm, rewards come per step', async () => {

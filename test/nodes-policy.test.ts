@@ -28,7 +28,7 @@ describe('nodes: policy', function () {
     running = rt = ref = undefined;
   });
 
-  async function start(checkpoint: string) {
+  async function start(checkpoint: string, overrides: Record<string, unknown> = {}) {
     const logs: Logged[] = [];
     rt = quietRuntime(logs);
     const probe = rt.createNode('probe');
@@ -36,7 +36,7 @@ describe('nodes: policy', function () {
       cmd: record<Msg>(probe, 'geometry_msgs/msg/TwistStamped', 'cmd_ee'),
       steps: record<Msg>(probe, 'gmps_msgs/msg/PolicyStep', '/policy/steps'),
     };
-    running = await startNode(rt, policyNode, { parameterOverrides: { checkpoint, trigger: 'clock' } });
+    running = await startNode(rt, policyNode, { parameterOverrides: { checkpoint, trigger: 'clock', ...overrides } });
     ref = await loadInferencePolicy(checkpoint);
     const io = {
       hand: probe.createPublisher('geometry_msgs/msg/PoseStamped', 'hand_pose'),
@@ -110,6 +110,27 @@ describe('nodes: policy', function () {
     for (let i = 0; i < 20; i++) await rt!.flush();
     assert.equal(rec.cmd.length, 2);
     assert.equal(rec.steps[1]!.step, 1);
+  });
+
+  it('explore_std_scale: a sampled action deviates from the mean by that multiple of the policy\'s own noise; the step keeps the policy\'s log_std', async () => {
+    const { rec, io } = await start(stateCk, { explore_std_scale: 0.35 });
+    const r = await io.start.sendRequestAsync({ trial: 1, steps: 1, params_version: 0, deterministic: false, seed: 5 }, { timeout: 5000 });
+    assert.equal(r.success, true, r.message);
+    const hand = [0.3, 0.05, 0.12];
+    io.hand.publish(pose(1, hand));
+    io.angle.publish({ data: 0.2 });
+    io.clock.publish({ clock: stamp(1) });
+    await until(rt!, () => rec.steps.length === 1, 'one sampled step');
+    const row = stateRow('door', hand as [number, number, number], { doorAngle: 0.2 });
+    const full = actOnce(ref!.policy, ref!.params, row, { deterministic: false, seed: (5 * 1000003) >>> 0 });
+    const step = rec.steps[0]!;
+    for (let i = 0; i < 3; i++) {
+      const noise = full.action[i]! - full.mean[i]!;
+      assert.ok(Math.abs(noise) > 1e-3, 'the policy\'s own noise is not negligible');
+      assert.ok(Math.abs(step.action[i]! - step.mean[i]! - 0.35 * noise) < 1e-5, `component ${i}: ${step.action[i]! - step.mean[i]!} vs 0.35 x ${noise}`);
+    }
+    assert.deepEqual(Array.from(step.log_std), Array.from(full.logStd));
+    assert.throws(() => actOnce(ref!.policy, ref!.params, row, { deterministic: false, seed: 0, stdScale: 0 }), /stdScale must be a positive number, got 0/);
   });
 
   it('vision checkpoint: a 48x64 sim frame is scaled as is, a 640x480 camera frame goes through preprocessing', async () => {

@@ -118,10 +118,17 @@ export interface PolicyAction {
 }
 
 /** One control step: one observation row → action, mean and log-std of π(·|obs). */
-export function actOnce(policy: GmpsPolicy, params: Params, obs: Float32Array, opts: { deterministic: boolean; seed: number }): PolicyAction {
+export function actOnce(
+  policy: GmpsPolicy,
+  params: Params,
+  obs: Float32Array,
+  opts: { deterministic: boolean; seed: number; /** Multiplies σ of a sampled action (default 1); `logStd` stays the policy's own. */ stdScale?: number },
+): PolicyAction {
   if (obs.length !== policy.config.obsDim) throw new Error(`observation has ${obs.length} values, the policy takes ${policy.config.obsDim}`);
   for (let i = 0; i < obs.length; i++) if (!Number.isFinite(obs[i])) throw new Error(`observation value ${i} is not finite`);
-  const r = policy.act(params, obs, { seed: opts.seed, stdScale: opts.deterministic ? 0 : 1 });
+  const stdScale = opts.stdScale ?? 1;
+  if (!(Number.isFinite(stdScale) && stdScale > 0)) throw new Error(`stdScale must be a positive number, got ${stdScale}`);
+  const r = policy.act(params, obs, { seed: opts.seed, stdScale: opts.deterministic ? 0 : stdScale });
   const logStd = tf.tidy(() => policy.logStd(params).dataSync() as Float32Array);
   return { action: opts.deterministic ? r.mean : r.action, mean: r.mean, logStd: Float32Array.from(logStd) };
 }
