@@ -108,36 +108,53 @@ export interface JointMoveOptions {
   /** Rate of new targets (Hz). Default 50. */
   rateHz?: number;
   toleranceRad?: number;
-  /** Give up settling after the interpolation plus this long (ms). Default 3000. */
+  /** Give up settling this long (ms) after the target reached the goal. Default 3000. */
   settleMs?: number;
   signal?: AbortSignal;
 }
 
-/** Moves the arm to `goal` (rad, JOINT_NAMES order) along a straight joint-space line at a slow speed. */
+/**
+ * Moves the arm to `goal` (rad, JOINT_NAMES order) along a straight joint-space line at a slow speed.
+ * The line is timed (`speedRadS` on the joint with the farthest to go), and each target moves along it by at
+ * most one period's travel at that speed: after a stall (a busy event loop, a slow link) the arm does not jump
+ * to where the timing says it should be, the move just takes longer.
+ */
 export async function moveJointsTo(robot: Robot, goal: ArrayLike<number>, options: JointMoveOptions = {}): Promise<MoveResult> {
   assertFinite(goal, 'goal joints');
   if (goal.length !== N_JOINTS) throw new SafetyViolation(`goal has ${goal.length} joints; the Sawyer needs ${N_JOINTS}`);
   const speed = options.speedRadS ?? 0.3;
   const period = 1000 / (options.rateHz ?? 50);
   const tol = options.toleranceRad ?? 0.01;
+  const maxStep = (speed * period) / 1000;
   const t0 = Date.now();
   const start = byName((await robot.getObservation()).joints, 'measured joints');
   let span = 0;
   for (let i = 0; i < N_JOINTS; i++) span = Math.max(span, Math.abs(goal[i]! - start[i]!));
   const durationMs = (span / speed) * 1000;
-  const q = new Float64Array(N_JOINTS);
+  const q = Float64Array.from(start);
+  const want = new Float64Array(N_JOINTS);
   let err = Infinity;
+  let arrivedAt: number | undefined;
   for (;;) {
     if (options.signal?.aborted) throw new Error('move aborted');
-    const elapsed = Date.now() - t0;
+    const now = Date.now();
+    const elapsed = now - t0;
     const s = durationMs > 0 ? Math.min(1, elapsed / durationMs) : 1;
-    for (let i = 0; i < N_JOINTS; i++) q[i] = start[i]! + (goal[i]! - start[i]!) * s;
+    // q and the timed point are both on the line; q moves towards it by at most maxStep on any joint.
+    let gap = 0;
+    for (let i = 0; i < N_JOINTS; i++) {
+      want[i] = start[i]! + (goal[i]! - start[i]!) * s;
+      gap = Math.max(gap, Math.abs(want[i]! - q[i]!));
+    }
+    const k = gap > maxStep ? maxStep / gap : 1;
+    for (let i = 0; i < N_JOINTS; i++) q[i] = k === 1 ? want[i]! : q[i]! + (want[i]! - q[i]!) * k;
     await robot.sendAction({ names: JOINT_NAMES, position: q });
-    if (s >= 1) {
+    if (s >= 1 && k === 1) {
+      arrivedAt ??= now;
       const m = byName((await robot.getObservation()).joints, 'measured joints');
       err = 0;
       for (let i = 0; i < N_JOINTS; i++) err = Math.max(err, Math.abs(goal[i]! - m[i]!));
-      if (err <= tol || elapsed > durationMs + (options.settleMs ?? 3000)) break;
+      if (err <= tol || now - arrivedAt > (options.settleMs ?? 3000)) break;
     }
     await sleep(period);
   }
