@@ -37,7 +37,7 @@ describe('moveJointsTo: the slow joint-space move of the episode reset', functio
     const res = await moveJointsTo(robot, goal, { speedRadS: speed, rateHz, toleranceRad: 1e-9 });
     assert.equal(res.reached, true);
     const maxStep = speed / rateHz;
-    let prev = Float64Array.from(NEUTRAL_POSE);
+    let prev: Float64Array = Float64Array.from(NEUTRAL_POSE);
     for (const [k, q] of sent.entries()) {
       const d = Math.max(...Array.from(q, (v, i) => Math.abs(v - prev[i]!)));
       assert.ok(d <= maxStep + 1e-12, `target ${k} moved ${d.toFixed(4)} rad, more than ${maxStep} (one period at ${speed} rad/s)`);
