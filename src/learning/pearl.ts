@@ -22,7 +22,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import './policy/gradients.js';
 import type { TaskParams } from '../../sim/types.js';
 import { fileExists } from './checkpoint-path.js';
-import { stopGradient } from './policy/head.js';
 import { Rng, type RngState } from './rng.js';
 import {
   checkSameSettings,
@@ -434,27 +433,25 @@ export class Pearl {
       const at = tf.tensor2d(a, [n, A]);
       const rt = tf.tensor1d(r);
       const epsZ = tf.tensor2d(zEps, [T, L]);
-      const alpha = tf.exp(this.logAlpha);
-      // The actor's noise for s' is drawn before the actor's own (the order of the rng stream).
-      const nextNoise = this.noise(n);
-      let klValue = 0;
-      let zBar: tf.Tensor2D | undefined;
-      // Critic and encoder: one loss, two optimisers (their own learning rates). The encoder runs once:
-      // z (reparameterised, one per task, tiled to its B rows) trains it through the critic and the KL;
-      // z̄ (z with its gradient stopped) feeds the target and, after this, the actor.
-      const criticVars = [...this.q1.variables, ...this.q2.variables];
-      const encVars = this.encoder.variables;
-      const { value: criticLoss, grads } = tf.variableGrads(() => {
+      // z per task (reparameterised), tiled to that task's B rows.
+      const sampleZ = (): { z: tf.Tensor2D; kl: tf.Scalar } => {
         const q = this.posteriorTensor(ctxT, T, N);
         const zTask = tf.add(q.mean, tf.mul(tf.sqrt(q.variance), epsZ));
         const z = tf.reshape(tf.tile(tf.expandDims(zTask, 1), [1, B, 1]), [n, L]) as tf.Tensor2D;
-        const kl = tf.sum(klToUnitPrior(q)) as tf.Scalar;
-        const zStop = stopGradient(z) as tf.Tensor2D;
-        zBar = tf.keep(zStop);
-        const next = this.policy(tf.concat([x2, zStop], 1) as tf.Tensor2D, nextNoise);
-        const xa2 = criticInput(x2, next.action, zStop);
-        const qNext = tf.reshape(tf.minimum(this.q1Target.apply(xa2), this.q2Target.apply(xa2)), [n]);
-        const y = tf.add(tf.mul(rt, c.rewardScale), tf.mul(c.gamma, tf.sub(qNext, tf.mul(alpha, next.logp))));
+        return { z, kl: tf.sum(klToUnitPrior(q)) as tf.Scalar };
+      };
+      const alpha = tf.exp(this.logAlpha);
+      const zBar = sampleZ().z; // value only: the actor and the target do not train the encoder
+      const next = this.policy(tf.concat([x2, zBar], 1) as tf.Tensor2D, this.noise(n));
+      const xa2 = criticInput(x2, next.action, zBar);
+      const qNext = tf.reshape(tf.minimum(this.q1Target.apply(xa2), this.q2Target.apply(xa2)), [n]);
+      const y = tf.add(tf.mul(rt, c.rewardScale), tf.mul(c.gamma, tf.sub(qNext, tf.mul(alpha, next.logp))));
+      let klValue = 0;
+      // Critic and encoder: one loss, two optimisers (their own learning rates).
+      const criticVars = [...this.q1.variables, ...this.q2.variables];
+      const encVars = this.encoder.variables;
+      const { value: criticLoss, grads } = tf.variableGrads(() => {
+        const { z, kl } = sampleZ();
         const xa = criticInput(x, at, z);
         const e1 = tf.sub(tf.reshape(this.q1.apply(xa), [n]), y);
         const e2 = tf.sub(tf.reshape(this.q2.apply(xa), [n]), y);
@@ -464,15 +461,14 @@ export class Pearl {
       }, [...criticVars, ...encVars]);
       this.criticOpt.applyGradients(Object.fromEntries(criticVars.map((v) => [v.name, grads[v.name]])));
       this.encoderOpt.applyGradients(Object.fromEntries(encVars.map((v) => [v.name, grads[v.name]])));
-      const zValue = zBar!;
-      const xz = tf.concat([x, zValue], 1) as tf.Tensor2D;
+      const xz = tf.concat([x, zBar], 1) as tf.Tensor2D;
       const eps = this.noise(n);
       let logpNew: tf.Tensor1D | undefined;
       const actorLoss = this.actorOpt.minimize(
         () => {
           const p = this.policy(xz, eps);
           logpNew = tf.keep(p.logp);
-          const xan = criticInput(x, p.action, zValue);
+          const xan = criticInput(x, p.action, zBar);
           const q = tf.reshape(tf.minimum(this.q1.apply(xan), this.q2.apply(xan)), [n]);
           return tf.mean(tf.sub(tf.mul(tf.exp(this.logAlpha), p.logp), q)) as tf.Scalar;
         },
@@ -484,7 +480,6 @@ export class Pearl {
         this.alphaOpt.minimize(() => tf.neg(tf.mean(tf.mul(this.logAlpha, target))) as tf.Scalar, false, [this.logAlpha]);
       }
       logpNew?.dispose();
-      zValue.dispose();
       this.q1Target.copyFrom(this.q1, c.tau);
       this.q2Target.copyFrom(this.q2, c.tau);
       this.gradSteps++;
