@@ -1,16 +1,19 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import sinon from 'sinon';
 import { curveKind, getAlgorithm, registerAlgorithm } from '../src/learning/experiment/algorithms.js';
 import { FIGURES, figureSpec, SCALES } from '../src/learning/experiment/figures.js';
 import { samplesToReach, writeReport } from '../src/learning/experiment/report.js';
-import { partialFile, readPartials, runFigure } from '../src/learning/experiment/run.js';
+import { clockFile, partialFile, readPartials, runFigure } from '../src/learning/experiment/run.js';
 import type { Algorithm, RunSpec } from '../src/learning/experiment/types.js';
 
 const calls: string[] = [];
 /** When set, the fake run stops (as if killed) after recording this many points. */
 let stopAfter: number | undefined;
+/** When set, the fake run advances this fake clock by 100 s before each point, and by 40 s before it stops. */
+let fakeClock: sinon.SinonFakeTimers | undefined;
 /** A stand-in algorithm: a deterministic curve whose slope depends on the run config. */
 const fake: Algorithm = {
   name: 'harness-test-fake',
@@ -21,7 +24,11 @@ const fake: Algorithm = {
     if (slope < 0) throw new Error('negative slope');
     const points = [0, 1, 2, 3].map((k) => ({ x: 1000 * k, y: slope * k + ctx.seed, success: k / 4 }));
     for (const [i, p] of points.entries()) {
-      if (i === stopAfter) throw new Error('stopped from outside');
+      if (i === stopAfter) {
+        fakeClock?.tick(40_000);
+        throw new Error('stopped from outside');
+      }
+      fakeClock?.tick(100_000);
       await ctx.point(p);
     }
     return { xAxis: 'envSamples', points };
@@ -43,7 +50,11 @@ describe('baselines: experiment harness', function () {
     calls.length = 0;
     stopAfter = undefined;
   });
-  afterEach(() => rm(dir, { recursive: true, force: true }));
+  afterEach(async () => {
+    fakeClock?.restore();
+    fakeClock = undefined;
+    await rm(dir, { recursive: true, force: true });
+  });
 
   const task = { kind: 'point', envOptions: {} };
   const runs: RunSpec[] = [
@@ -103,6 +114,40 @@ describe('baselines: experiment harness', function () {
     report = await writeReport(dir);
     assert.deepEqual(report.unfinished, []);
     assert.doesNotMatch(report.markdown, /Unfinished/);
+  });
+
+  it('counts a run\'s wall-clock time over all its starts, the time after its last point included', async () => {
+    const one = [runs[1]];
+    fakeClock = sinon.useFakeTimers({ now: Date.parse('2026-01-01T00:00:00Z'), toFake: ['Date'] });
+    stopAfter = 2; // 2 points at 100 s and 200 s, then 40 s of work lost to the stop
+    await runFigure({ figure: 'fig3-push', scale: 'small', runs: one, seeds: 1, outDir: dir, workers: 0 });
+    const first = JSON.parse(await readFile(partialFile(dir, 'fig3-push', 'maml', 0), 'utf8'));
+    assert.equal(first.seconds, 200);
+    assert.equal(first.startedAt, '2026-01-01T00:00:00.000Z');
+    assert.deepEqual(JSON.parse(await readFile(clockFile(dir, 'fig3-push', 'maml', 0), 'utf8')), { startedAt: '2026-01-01T00:00:00.000Z', seconds: 240 });
+
+    fakeClock.tick(3600_000); // an hour with no run going does not count
+    stopAfter = 1;
+    await runFigure({ figure: 'fig3-push', scale: 'small', runs: one, seeds: 1, outDir: dir, workers: 0 });
+    const second = JSON.parse(await readFile(partialFile(dir, 'fig3-push', 'maml', 0), 'utf8'));
+    assert.equal(second.seconds, 240 + 100);
+    assert.equal(second.startedAt, '2026-01-01T00:00:00.000Z');
+
+    stopAfter = undefined;
+    const st = await runFigure({ figure: 'fig3-push', scale: 'small', runs: one, seeds: 1, outDir: dir, workers: 0 });
+    assert.equal(st[0].seconds, 240 + 140 + 400);
+    const result = JSON.parse(await readFile(path.join(dir, 'fig3-push', 'maml-seed0.json'), 'utf8'));
+    assert.equal(result.seconds, 780);
+    assert.ok(!(await readdir(path.dirname(clockFile(dir, 'fig3-push', 'maml', 0)))).includes('wallclock.json'), 'the finished run leaves no clock file');
+
+    // A corrupt clock file is reported and the time counts from the new start.
+    const lines: string[] = [];
+    stopAfter = 1;
+    await runFigure({ figure: 'fig3-push', scale: 'small', runs: [{ ...one[0], id: 'maml2' }], seeds: 1, outDir: dir, workers: 0 });
+    await writeFile(clockFile(dir, 'fig3-push', 'maml2', 0), '{"seconds": "a lot"');
+    await runFigure({ figure: 'fig3-push', scale: 'small', runs: [{ ...one[0], id: 'maml2' }], seeds: 1, outDir: dir, workers: 0, log: (l) => lines.push(l) });
+    assert.ok(lines.some((l) => /could not read .*wallclock\.json.*counts from this start/.test(l)), lines.join('\n'));
+    assert.equal(JSON.parse(await readFile(partialFile(dir, 'fig3-push', 'maml2', 0), 'utf8')).seconds, 100);
   });
 
   it('report: seed-mean charts (SVG + HTML) and the samples-to-reach ratio', async () => {

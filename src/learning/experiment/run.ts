@@ -13,6 +13,11 @@
  * meta-training checkpoint; started again, the run continues after its last completed iteration and
  * hands its earlier curve points to the harness again, so the new partial curve is the whole curve.
  * The snapshots are deleted when the run finishes.
+ *
+ * The wall-clock time a run has taken is kept over its starts in `<workDir>/wallclock.json`
+ * (rewritten at every curve point, every minute, and when the run fails), so the partial curve's and
+ * the result's `seconds` count every start of the run, including the time after its last point
+ * (a killed process loses at most the last minute), and `startedAt` is its first start.
  */
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -55,6 +60,33 @@ export function workDirOf(outDir: string, figure: string, id: string, seed: numb
   return path.join(outDir, figure, 'work', `${id}-seed${seed}`);
 }
 
+/** Wall-clock bookkeeping of a run over its starts (see the module comment). */
+export interface RunClock {
+  startedAt: string;
+  seconds: number;
+}
+
+export function clockFile(outDir: string, figure: string, id: string, seed: number): string {
+  return path.join(workDirOf(outDir, figure, id, seed), 'wallclock.json');
+}
+
+async function readClock(file: string, log: (line: string) => void): Promise<RunClock | undefined> {
+  if (!(await fileExists(file))) return undefined;
+  try {
+    const c = JSON.parse(await readFile(file, 'utf8')) as Partial<RunClock>;
+    if (typeof c.startedAt === 'string' && typeof c.seconds === 'number' && Number.isFinite(c.seconds) && c.seconds >= 0) {
+      return { startedAt: c.startedAt, seconds: c.seconds };
+    }
+    log(`  ${file} holds no {startedAt, seconds}; the run's time counts from this start`);
+  } catch (err) {
+    log(`  could not read ${file} (${err instanceof Error ? err.message : String(err)}); the run's time counts from this start`);
+  }
+  return undefined;
+}
+
+/** Interval of the wall-clock file's rewrites while a run goes (a killed run loses at most this much). */
+const CLOCK_EVERY_MS = 60_000;
+
 export function partialFile(outDir: string, figure: string, id: string, seed: number): string {
   return path.join(outDir, figure, `${id}-seed${seed}.partial.json`);
 }
@@ -84,15 +116,31 @@ export async function runFigure(opts: RunFigureOptions): Promise<RunStatus[]> {
       const workDir = workDirOf(opts.outDir, opts.figure, spec.id, seed);
       const samplers: Sampler[] = [];
       const t0 = Date.now();
+      const clock = clockFile(opts.outDir, opts.figure, spec.id, seed);
+      const before = await readClock(clock, log);
+      const elapsed = () => (before?.seconds ?? 0) + (Date.now() - t0) / 1000;
+      const startedAt = before?.startedAt ?? new Date(t0).toISOString();
       const partial = partialFile(opts.outDir, opts.figure, spec.id, seed);
       const partialPrev = partial.replace(/\.json$/, '.prev.json');
       const sofar: PartialRunResult = {
         format: 'gmps-experiment-partial/1', figure: opts.figure, scale: opts.scale, id: spec.id, algorithm: spec.algorithm, seed,
-        task: spec.task, config: spec.config, xAxis: 'envSamples', points: [], startedAt: new Date(t0).toISOString(), seconds: 0, updatedAt: '',
+        task: spec.task, config: spec.config, xAxis: 'envSamples', points: [], startedAt, seconds: 0, updatedAt: '',
       };
       let writes: Promise<void> = Promise.resolve();
+      // Chained after the partial-curve writes, never rejects: a failed write is logged and the next one retries.
+      const saveClock = () => {
+        const value: RunClock = { startedAt, seconds: elapsed() };
+        writes = writes.then(() =>
+          writeAtomic(clock, value).catch((err: unknown) => log(`  could not write ${clock}: ${err instanceof Error ? err.message : String(err)}`)),
+        );
+        return writes;
+      };
+      let ticker: ReturnType<typeof setInterval> | undefined;
       try {
         await mkdir(workDir, { recursive: true });
+        if (before) log(`${opts.figure}/${spec.id} seed ${seed}: ${before.seconds.toFixed(0)} s spent by earlier starts (${clock})`);
+        ticker = setInterval(() => void saveClock(), CLOCK_EVERY_MS);
+        ticker.unref();
         if (await fileExists(partial)) {
           await rename(partial, partialPrev);
           log(`${opts.figure}/${spec.id} seed ${seed}: starting again; the earlier unfinished curve is kept in ${partialPrev}`);
@@ -104,13 +152,13 @@ export async function runFigure(opts: RunFigureOptions): Promise<RunStatus[]> {
           // Never rejects (callers may not await it): a failed write is logged, and the next point retries it.
           point: (p: CurvePointOut) => {
             sofar.points.push({ ...p });
-            sofar.seconds = (Date.now() - t0) / 1000;
+            sofar.seconds = elapsed();
             sofar.updatedAt = new Date().toISOString();
             const snapshot = JSON.parse(JSON.stringify(sofar)) as PartialRunResult;
             writes = writes.then(() =>
               writeAtomic(partial, snapshot).catch((err: unknown) => log(`  could not write ${partial}: ${err instanceof Error ? err.message : String(err)}`)),
             );
-            return writes;
+            return saveClock();
           },
           openSampler: async (task?: Partial<TaskSpec>) => {
             const s = await openSampler({ ...spec.task, ...task, envOptions: { ...spec.task.envOptions, ...task?.envOptions } }, seed, opts);
@@ -118,8 +166,9 @@ export async function runFigure(opts: RunFigureOptions): Promise<RunStatus[]> {
             return s;
           },
         });
+        clearInterval(ticker);
         await writes;
-        const seconds = (Date.now() - t0) / 1000;
+        const seconds = elapsed();
         const result: RunResult = {
           format: 'gmps-experiment-run/1',
           figure: opts.figure,
@@ -137,17 +186,20 @@ export async function runFigure(opts: RunFigureOptions): Promise<RunStatus[]> {
         await rm(file.replace(/\.json$/, '.error.txt'), { force: true });
         await rm(partial, { force: true });
         await rm(partialPrev, { force: true });
+        await rm(clock, { force: true });
         for (const f of await figureFiles(workDir)) if (f.endsWith('.snapshot')) await rm(path.join(workDir, f), { force: true });
         log(`${opts.figure}/${spec.id} seed ${seed}: finished in ${seconds.toFixed(0)} s`);
         out.push({ id: spec.id, seed, file, status: 'ran', seconds });
       } catch (err) {
-        await writes;
+        clearInterval(ticker);
+        await saveClock();
         const msg = err instanceof Error ? (err.stack ?? err.message) : String(err);
         await mkdir(path.dirname(file), { recursive: true });
         await writeFile(file.replace(/\.json$/, '.error.txt'), `${msg}\n`);
         log(`${opts.figure}/${spec.id} seed ${seed}: FAILED: ${err instanceof Error ? err.message : String(err)}`);
         out.push({ id: spec.id, seed, file, status: 'failed', error: err instanceof Error ? err.message : String(err) });
       } finally {
+        clearInterval(ticker);
         await Promise.allSettled(samplers.map((s) => s.close()));
       }
     }

@@ -76,8 +76,9 @@ export interface PartialRunResult extends RunRecord {
   format: 'gmps-experiment-partial/1';
   xAxis: 'envSamples';
   points: CurvePointOut[];
+  /** The run's first start (a run continued from its snapshot keeps it). */
   startedAt: string;
-  /** Wall-clock seconds from the start of the run to its last point. */
+  /** Wall-clock seconds the run has taken up to its last point, over all its starts. */
   seconds: number;
   updatedAt: string;
 }
@@ -85,6 +86,7 @@ export interface PartialRunResult extends RunRecord {
 export interface RunResult extends RunRecord {
   format: 'gmps-experiment-run/1';
   curve: RunCurve;
+  /** Wall-clock seconds the run took, over all its starts (killed and continued runs included). */
   seconds: number;
   finishedAt: string;
 }
