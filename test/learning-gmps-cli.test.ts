@@ -4,6 +4,8 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { initBackend } from '../src/learning/backend.js';
+import { disposeLoaded, loadCheckpoint } from '../src/learning/meta-train.js';
 
 const run = promisify(execFile);
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
@@ -12,6 +14,7 @@ describe('gmps meta-train / adapt / eval CLI', function () {
   this.timeout(120_000);
   let dir: string;
   before(async () => {
+    await initBackend({ backend: 'cpu', log: null });
     dir = await mkdtemp(path.join(os.tmpdir(), 'gmps-cli-'));
   });
   after(() => rm(dir, { recursive: true, force: true }));
@@ -116,6 +119,19 @@ describe('gmps meta-train / adapt / eval CLI', function () {
       (err: { stderr: string }) => /exported for adaptation and evaluation \(gmps export\), not for resuming/.test(err.stderr),
     );
     await assert.rejects(run('node', [...CLI, 'export', '--checkpoint', out, '--out', out]), (err: { stderr: string }) => /--out must differ from --checkpoint/.test(err.stderr));
+
+    // Meta-training the exported checkpoint on with a new σ and scaled step sizes; the model records both.
+    const quiet = path.join(dir, 'exp-quiet');
+    await run('node', [...CLI, 'meta-train', '--task', 'point', '--init-from', shipped, '--set-std', '0.3', '--scale-step-sizes', '0.36', '--fixed-std', '--out', quiet,
+      '--iterations', '2', '--adam-steps', '2', '--rollouts', '3', '--demos', '2', ...common]);
+    const q = await loadCheckpoint(quiet);
+    try {
+      assert.equal(q.state.config.initFrom?.std, 0.3);
+      assert.equal(q.state.config.initFrom?.stepSizeScale, 0.36);
+      for (const x of q.params.logStd.dataSync()) assert.ok(Math.abs(x - Math.log(0.3)) < 1e-6, 'σ set and kept fixed');
+    } finally {
+      disposeLoaded(q);
+    }
   });
 
   it('rejects bad input with what to fix', async () => {
@@ -125,5 +141,9 @@ describe('gmps meta-train / adapt / eval CLI', function () {
       return true;
     });
     await assert.rejects(run('node', [...CLI, 'adapt', '--checkpoint', 'x', '--task', 'door', '--target-deg', '75']), (err: { stderr: string }) => /outside \[0, 60\]/.test(err.stderr));
+    await assert.rejects(
+      run('node', [...CLI, 'meta-train', '--task', 'point', '--set-std', '0.3', '--out', path.join(dir, 'never'), '--workers', '0', '--backend', 'cpu']),
+      (err: { stderr: string }) => /--set-std and --scale-step-sizes change the checkpoint a run starts from: give --init-from/.test(err.stderr),
+    );
   });
 });

@@ -387,6 +387,55 @@ describe('GMPS meta-training (point task)', function () {
     );
   });
 
+  it('--init-from with a new σ and scaled step sizes: log-std set, α scaled, recorded; α·(S/σ)² takes the same inner step on the same rollouts', async () => {
+    const cfg = pointConfig({ numTasks: 2, numHeldOut: 1, rolloutsPerTask: 3, iterations: 2, adamSteps: 3, evalEvery: 2, learnStd: false, policy: { ...pointConfig().policy, initStd: 0.5 } });
+    const src = await metaTrain({ config: cfg, sampler, outDir: path.join(dir, 'std-src') });
+    const next = { ...cfg, iterations: 3 };
+    const S = 0.2;
+    const k = (S / 0.5) ** 2;
+    const start = await metaTrain({ config: next, sampler, initFrom: path.join(dir, 'std-src'), initAdjust: { std: S, stepSizeScale: k }, stopAfter: 2 });
+    try {
+      for (const [name, v] of Object.entries(start.learner.params)) {
+        if (name === 'logStd') for (const x of v.dataSync()) assert.ok(Math.abs(x - Math.log(S)) < 1e-6, `log-std ${x}`);
+        else assert.deepEqual(v.dataSync(), src.learner.params[name].dataSync(), `θ ${name}`);
+      }
+      for (const [name, v] of Object.entries(start.learner.stepSizes)) {
+        const a = src.learner.stepSizes[name].dataSync();
+        v.dataSync().forEach((x, i) => assert.ok(Math.abs(x - k * a[i]) < 1e-6 * Math.max(1, Math.abs(a[i])), `α ${name}[${i}]`));
+      }
+      assert.deepEqual(start.state.config.initFrom, { checkpoint: path.join(dir, 'std-src'), iteration: 2, envSamples: src.state.envSamples, std: S, stepSizeScale: k });
+      assert.equal(start.state.config.policy.initStd, S);
+      // The same rollouts (actions drawn at σ·S/σ around θ's mean): the checkpoint's step and the adjusted one move
+      // every mean parameter alike.
+      const [trajs] = await sampler.sample({ tasks: [{ kind: 'point', goal: [0.4, -0.3] }], rolloutsPerTask: 6, act: policyAct(src.policy, () => start.learner.params, 6, 'state', new Rng(5)) });
+      const batch = toAdaptBatch(trajs, 'state');
+      const before = adaptStep(src.policy, src.learner.params, src.learner.stepSizes, batch);
+      const after = adaptStep(start.policy, start.learner.params, start.learner.stepSizes, batch);
+      for (const name of Object.keys(before)) {
+        if (name === 'logStd') continue;
+        const d0 = tf.tidy(() => tf.sub(before[name], src.learner.params[name]).dataSync());
+        const d1 = tf.tidy(() => tf.sub(after[name], start.learner.params[name]).dataSync());
+        const scale = Math.max(...Array.from(d0, Math.abs));
+        assert.ok(scale > 0, `${name} moves`);
+        d0.forEach((x, i) => assert.ok(Math.abs(x - d1[i]) < 1e-3 * scale, `${name}[${i}]: ${x} vs ${d1[i]}`));
+      }
+      disposeParams(before);
+      disposeParams(after);
+    } finally {
+      start.dispose();
+      src.dispose();
+    }
+    // Meta-trained on with a fixed σ: the new σ stays.
+    const res = await metaTrain({ config: next, sampler, initFrom: path.join(dir, 'std-src'), initAdjust: { std: S }, outDir: path.join(dir, 'std-dst') });
+    res.dispose();
+    const ck = await loadCheckpoint(path.join(dir, 'std-dst'));
+    for (const x of ck.params.logStd.dataSync()) assert.ok(Math.abs(x - Math.log(S)) < 1e-6);
+    disposeLoaded(ck);
+    await assert.rejects(metaTrain({ config: next, sampler, initAdjust: { std: S } }), /initAdjust .*initFrom/);
+    await assert.rejects(metaTrain({ config: next, sampler, initFrom: path.join(dir, 'std-src'), initAdjust: { std: 0 } }), /σ must be a finite number > 0, got 0/);
+    await assert.rejects(metaTrain({ config: next, sampler, initFrom: path.join(dir, 'std-src'), initAdjust: { stepSizeScale: Number.NaN } }), /step-size scale must be a finite number > 0/);
+  });
+
   it('--init-from with --policy mlp-biasAda: the checkpoint\'s θ, only z adapts from then on, its α starting at the run\'s step size', async () => {
     const cfg = pointConfig({ numTasks: 2, numHeldOut: 1, rolloutsPerTask: 4, iterations: 2, adamSteps: 3, evalEvery: 2 });
     const src = await metaTrain({ config: cfg, sampler, outDir: path.join(dir, 'z-src') });

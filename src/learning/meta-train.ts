@@ -100,8 +100,11 @@ export interface MetaTrainConfig {
    * peak. Needs an expert that acts (scripted or SAC); its rollouts count as expert samples.
    */
   preImitationTask?: TaskParams;
-  /** Where θ and α started when not from the policy's initialiser: a checkpoint (`--init-from`). */
-  initFrom?: { checkpoint: string; iteration: number; envSamples: number };
+  /**
+   * Where θ and α started when not from the policy's initialiser: a checkpoint (`--init-from`), and
+   * what the start changed in it (`InitAdjust`: σ set to `std`, every step size times `stepSizeScale`).
+   */
+  initFrom?: { checkpoint: string; iteration: number; envSamples: number; std?: number; stepSizeScale?: number };
   /**
    * A vision policy composed from a state checkpoint (`gmps vision-init`): where from, the pose
    * rows its keypoints were fitted on, the Adam steps and the read-out's validation RMSE (m).
@@ -271,6 +274,39 @@ export async function evaluateAdaptation(
 
 export type ExpertChoice = { kind: 'scripted' } | { kind: 'agent'; expert: Expert } | { kind: 'demos'; source: DemonstrationSource };
 
+/**
+ * Changes to a checkpoint's θ and α at `initFrom`, for meta-training it on with another exploration
+ * σ: `std` sets σ (every action dimension; the log-std parameter is set to ln std), and
+ * `stepSizeScale` multiplies every learned step size. The inner step moves the mean by about
+ * α·(a − μ)/σ² ∝ α/σ with rollouts sampled at σ, so α·(S/σ)² keeps the step the checkpoint took at
+ * meta-test with its rollouts sampled at S (`gmps eval --std-scale S/σ`), and α·S/σ keeps the step
+ * it took at its own σ.
+ */
+export interface InitAdjust {
+  std?: number;
+  stepSizeScale?: number;
+}
+
+export function checkInitAdjust(a: InitAdjust): void {
+  if (a.std !== undefined && !(Number.isFinite(a.std) && a.std > 0)) throw new Error(`the new σ must be a finite number > 0, got ${a.std}`);
+  if (a.stepSizeScale !== undefined && !(Number.isFinite(a.stepSizeScale) && a.stepSizeScale > 0)) {
+    throw new Error(`the step-size scale must be a finite number > 0, got ${a.stepSizeScale}`);
+  }
+}
+
+/** θ and α of a checkpoint with `InitAdjust` applied (new tensors; the caller disposes them). */
+export function adjustInit(init: { params: Params; stepSizes: Params }, a: InitAdjust): { params: Params; stepSizes: Params } {
+  checkInitAdjust(a);
+  const params: Params = {};
+  const stepSizes: Params = {};
+  for (const [k, v] of Object.entries(init.params)) {
+    params[k] = k === 'logStd' && a.std !== undefined ? tf.fill(v.shape, Math.log(a.std)) : tf.clone(v);
+  }
+  for (const [k, v] of Object.entries(init.stepSizes)) stepSizes[k] = a.stepSizeScale !== undefined ? tf.mul(v, a.stepSizeScale) : tf.clone(v);
+  if (a.std !== undefined && !('logStd' in init.params)) throw new Error('this policy has no log-std parameter to set');
+  return { params, stepSizes };
+}
+
 export interface MetaTrainOptions {
   config: MetaTrainConfig;
   sampler: Sampler;
@@ -292,6 +328,8 @@ export interface MetaTrainOptions {
    * iteration (the carried evaluation was on other tasks and is no candidate for `keepBest`).
    */
   redrawTasks?: boolean;
+  /** With `initFrom`: changes to the checkpoint's σ and step sizes before the run starts (`InitAdjust`). */
+  initAdjust?: InitAdjust;
   /** Stop after this iteration count in this call (for tests of resuming); default all. */
   stopAfter?: number;
   onIteration?: (log: IterationLog, state: TrainState) => void;
@@ -477,6 +515,8 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
   let policy: GmpsPolicy;
   if (opts.resume && opts.initFrom) throw new Error('resume continues the run in outDir; initFrom starts a new one: give one of them');
   if (opts.redrawTasks && !opts.initFrom) throw new Error('redrawTasks draws new tasks for a run started from a checkpoint (initFrom); a new run draws its tasks anyway');
+  if (opts.initAdjust && !opts.initFrom) throw new Error('initAdjust changes the σ and step sizes of the checkpoint a run starts from (initFrom)');
+  if (opts.initAdjust) checkInitAdjust(opts.initAdjust);
   if (opts.resume) {
     if (!opts.outDir) throw new Error('resume needs the checkpoint directory');
     const ck = await loadCheckpoint(opts.outDir);
@@ -502,20 +542,21 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
     const from = opts.initFrom ? await loadCheckpoint(opts.initFrom) : undefined;
     if (from) {
       try {
-        c = initFromConfig(c, from.state, opts.initFrom!, !!opts.redrawTasks);
+        c = initFromConfig(c, from.state, opts.initFrom!, !!opts.redrawTasks, opts.initAdjust);
       } catch (err) {
         disposeLoaded(from);
         throw err;
       }
-      if (c.policy.kind === from.policy.config.kind && c.policy.obsDim === from.policy.config.obsDim) {
-        policy = from.policy;
-        learner = new GmpsLearner(policy, { params: from.params, stepSizes: from.stepSizes }, learnerOptions(c));
-      } else {
-        policy = createPolicy(c.policy);
-        const converted = convertPolicy(from.policy.config, c.policy, from.params, from.stepSizes);
-        learner = new GmpsLearner(policy, converted, learnerOptions(c));
-        disposeParams(converted.params);
-        disposeParams(converted.stepSizes);
+      const same = c.policy.kind === from.policy.config.kind && c.policy.obsDim === from.policy.config.obsDim;
+      policy = same ? from.policy : createPolicy(c.policy);
+      const converted = same ? undefined : convertPolicy(from.policy.config, c.policy, from.params, from.stepSizes);
+      const start = converted ?? { params: from.params, stepSizes: from.stepSizes };
+      const adjusted = opts.initAdjust ? adjustInit(start, opts.initAdjust) : undefined;
+      learner = new GmpsLearner(policy, adjusted ?? start, learnerOptions(c));
+      for (const t of [converted, adjusted]) {
+        if (!t) continue;
+        disposeParams(t.params);
+        disposeParams(t.stepSizes);
       }
       disposeLoaded(from);
     } else {
@@ -771,7 +812,7 @@ export function convertPolicy(from: PolicyConfig, to: PolicyConfig, params: Para
  * task counts (policy and env changed only as `convertPolicy` allows) (θ and the tasks must fit them; the counts are this run's when it redraws the tasks); everything else (σ handling, Adam, DAgger,
  * imitation terms, iterations) from `c`.
  */
-function initFromConfig(c: MetaTrainConfig, from: TrainState, where: string, redraw: boolean): MetaTrainConfig {
+function initFromConfig(c: MetaTrainConfig, from: TrainState, where: string, redraw: boolean, adjust?: InitAdjust): MetaTrainConfig {
   const f = from.config;
   if (f.task !== c.task) throw new Error(`--init-from ${where} was meta-trained on '${f.task}' tasks, this run is '${c.task}'`);
   if (f.obsMode !== c.obsMode) throw new Error(`--init-from ${where} holds a ${f.obsMode} policy, this run trains a ${c.obsMode} one`);
@@ -789,13 +830,18 @@ function initFromConfig(c: MetaTrainConfig, from: TrainState, where: string, red
   let policy: PolicyConfig = f.policy;
   if (toBiasAda) policy = { ...policy, kind: 'mlp-biasAda', initStepSize: c.policy.initStepSize };
   if (addAngle) policy = { ...policy, obsDim: f.policy.obsDim + 1 };
+  if (adjust?.std !== undefined) policy = { ...policy, initStd: adjust.std };
   return {
     ...c,
     envOptions: addAngle ? { ...f.envOptions, observeAngle: true } : f.envOptions,
     policy,
     numTasks: redraw ? c.numTasks : from.tasks.length,
     numHeldOut: redraw ? c.numHeldOut : from.heldOut.length,
-    initFrom: { checkpoint: where, iteration: from.iteration, envSamples: from.envSamples },
+    initFrom: {
+      checkpoint: where, iteration: from.iteration, envSamples: from.envSamples,
+      ...(adjust?.std !== undefined ? { std: adjust.std } : {}),
+      ...(adjust?.stepSizeScale !== undefined ? { stepSizeScale: adjust.stepSizeScale } : {}),
+    },
   };
 }
 

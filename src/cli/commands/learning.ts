@@ -197,6 +197,8 @@ interface MetaTrainCli {
   preImitationTarget?: string;
   initFrom?: string;
   redrawTasks?: boolean;
+  setStd?: string;
+  scaleStepSizes?: string;
   policy: string;
   seed: string;
   dense?: boolean;
@@ -304,6 +306,15 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
   if (config.preImitationTask && !config.preImitation) throw new CliError('--pre-imitation-target names what the pre-update imitation term imitates: give --pre-imitation B (> 0) too');
   if (o.redrawTasks && !o.initFrom) throw new CliError('--redraw-tasks draws new tasks (--tasks, --held-out, --seed) for a run started with --init-from; a new run draws its tasks anyway');
   if (o.initFrom && o.resume) throw new CliError('--resume continues the run in --out; --init-from starts a new run from a checkpoint: give one of them');
+  if ((o.setStd !== undefined || o.scaleStepSizes !== undefined) && !o.initFrom) {
+    throw new CliError('--set-std and --scale-step-sizes change the checkpoint a run starts from: give --init-from (a new run sets σ with --init-std and α with --step-size)');
+  }
+  const initAdjust: import('../../learning/meta-train.js').InitAdjust = {
+    ...(o.setStd !== undefined ? { std: num('--set-std', o.setStd) } : {}),
+    ...(o.scaleStepSizes !== undefined ? { stepSizeScale: num('--scale-step-sizes', o.scaleStepSizes) } : {}),
+  };
+  if (initAdjust.std !== undefined && !(initAdjust.std > 0)) throw new CliError(`--set-std must be > 0, got ${o.setStd}`);
+  if (initAdjust.stepSizeScale !== undefined && !(initAdjust.stepSizeScale > 0)) throw new CliError(`--scale-step-sizes must be > 0, got ${o.scaleStepSizes}`);
   if (o.initFrom && path.resolve(checkpointDir(o.initFrom)) === path.resolve(out)) {
     throw new CliError('--init-from must differ from --out (the new run writes its checkpoints there); to continue a run use --resume');
   }
@@ -336,10 +347,11 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
       expert,
       outDir: out,
       resume: !!o.resume,
-      keepBest: !!o.keepBest || o.keepBestBy !== undefined,
+      keepBest: !!o.keepBest || bestBy !== undefined,
       ...(bestBy ? { keepBestBy: bestBy } : {}),
       ...(o.initFrom ? { initFrom: o.initFrom } : {}),
       ...(o.redrawTasks ? { redrawTasks: true } : {}),
+      ...(Object.keys(initAdjust).length ? { initAdjust } : {}),
       onIteration: (log, st) => bar.update(st.iteration, { status: `loss ${log.lossLast.toFixed(4)} pre ${fmt(log.preReturn)}` }),
       onEval: (p) => {
         if (!o.json && !process.stderr.isTTY) {
@@ -419,6 +431,8 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--pre-imitation-target <deg|x,y>', 'the task whose expert the --pre-imitation term imitates instead of every task\'s (a door angle in degrees, a push/point goal x,y); the door\'s widest target (60) makes the pre-update rollouts open the door through every target')
     .option('--init-from <checkpoint>', 'start θ and α from a checkpoint (an exported one will do): its policy and tasks carry over, D* is collected afresh, Adam starts from zero; --iterations counts from its first iteration')
     .option('--redraw-tasks', 'with --init-from: draw --tasks training and --held-out held-out tasks afresh with --seed instead of carrying the checkpoint\'s')
+    .option('--set-std <s>', 'with --init-from: set the checkpoint\'s σ to s (kept with --fixed-std), e.g. to meta-train it on with quieter exploration')
+    .option('--scale-step-sizes <k>', 'with --init-from: multiply the checkpoint\'s learned step sizes by k; with --set-std s, k = (s/σ)² keeps the step it took at meta-test with --std-scale s/σ, k = s/σ the step at its own σ')
     .option('--tasks-per-step <n>', 'tasks per Adam step (0: all, as GMPS); fewer bound the memory of the vision meta-gradient', '0')
     .option('--seed <n>', 'seed of task draws, initialisation and sampling', '0')
     .option('--dense', 'dense (shaped) reward variant')
