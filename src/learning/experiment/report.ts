@@ -136,7 +136,7 @@ export async function writeReport(dir: string): Promise<Report> {
   if (unfinished.length) {
     lines.push('', '## Unfinished runs (curve so far; not in the charts or ratios)', '');
     lines.push(
-      '| figure | run | seed | samples → return (success) | hours (attempt shown) | last point at | saved state: iterations done |',
+      '| figure | run | seed | samples → return (success) | hours to last point (all starts) | last point at | saved state: iterations done |',
       '|---|---|---|---|---|---|---|',
     );
     for (const u of unfinished) {
