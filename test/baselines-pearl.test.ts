@@ -166,5 +166,16 @@ describe('baselines PEARL', function () {
       agent.dispose();
     }
   });
-});
 
+  it('gmps bench pearl-update prints the milliseconds per gradient step at the published sizes', async () => {
+    const { benchPearlUpdate } = await import('../src/cli/commands/learning-bench.js');
+    const r = await benchPearlUpdate({ updates: '2', warmup: '1', tasks: '2' });
+    assert.equal(r.meta_batch, 16);
+    assert.equal(r.batch_size, 256);
+    assert.equal(r.context_batch, 100);
+    assert.equal(r.encoder_hidden, '200-200-200');
+    assert.equal(r.updates, 2);
+    assert.ok((r.ms_per_update as number) > 0 && Number.isFinite(r.ms_per_update as number), String(r.ms_per_update));
+    await assert.rejects(benchPearlUpdate({ updates: '0', warmup: '1', tasks: '2' }), /--updates must be a positive integer, got '0'/);
+  });
+});

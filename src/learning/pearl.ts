@@ -433,32 +433,36 @@ export class Pearl {
       const at = tf.tensor2d(a, [n, A]);
       const rt = tf.tensor1d(r);
       const epsZ = tf.tensor2d(zEps, [T, L]);
-      // z per task (reparameterised), tiled to that task's B rows.
-      const sampleZ = (): { z: tf.Tensor2D; kl: tf.Scalar } => {
-        const q = this.posteriorTensor(ctxT, T, N);
-        const zTask = tf.add(q.mean, tf.mul(tf.sqrt(q.variance), epsZ));
-        const z = tf.reshape(tf.tile(tf.expandDims(zTask, 1), [1, B, 1]), [n, L]) as tf.Tensor2D;
-        return { z, kl: tf.sum(klToUnitPrior(q)) as tf.Scalar };
+      // z per task (reparameterised) [T x L], tiled to that task's B rows.
+      const tileZ = (zTask: tf.Tensor2D): tf.Tensor2D => tf.reshape(tf.tile(tf.expandDims(zTask, 1), [1, B, 1]), [n, L]) as tf.Tensor2D;
+      // The soft Bellman target; zBar is z's value (a constant): the target does not train the encoder.
+      const target = (zBar: tf.Tensor2D): tf.Tensor1D => {
+        const next = this.policy(tf.concat([x2, zBar], 1) as tf.Tensor2D, this.noise(n));
+        const xa2 = criticInput(x2, next.action, zBar);
+        const qNext = tf.reshape(tf.minimum(this.q1Target.apply(xa2), this.q2Target.apply(xa2)), [n]);
+        return tf.add(tf.mul(rt, c.rewardScale), tf.mul(c.gamma, tf.sub(qNext, tf.mul(tf.exp(this.logAlpha), next.logp)))) as tf.Tensor1D;
       };
-      const alpha = tf.exp(this.logAlpha);
-      const zBar = sampleZ().z; // value only: the actor and the target do not train the encoder
-      const next = this.policy(tf.concat([x2, zBar], 1) as tf.Tensor2D, this.noise(n));
-      const xa2 = criticInput(x2, next.action, zBar);
-      const qNext = tf.reshape(tf.minimum(this.q1Target.apply(xa2), this.q2Target.apply(xa2)), [n]);
-      const y = tf.add(tf.mul(rt, c.rewardScale), tf.mul(c.gamma, tf.sub(qNext, tf.mul(alpha, next.logp))));
       let klValue = 0;
-      // Critic and encoder: one loss, two optimisers (their own learning rates).
+      let zValue: Float32Array | undefined;
+      // Critic and encoder: one loss, two optimisers (their own learning rates). The encoder runs
+      // once: z's [T x L] values are read out of the tape for the target and the actor, so the
+      // target's ops (which depend on no variable being differentiated) get no backward pass.
       const criticVars = [...this.q1.variables, ...this.q2.variables];
       const encVars = this.encoder.variables;
       const { value: criticLoss, grads } = tf.variableGrads(() => {
-        const { z, kl } = sampleZ();
-        const xa = criticInput(x, at, z);
+        const q = this.posteriorTensor(ctxT, T, N);
+        const zTask = tf.add(q.mean, tf.mul(tf.sqrt(q.variance), epsZ)) as tf.Tensor2D;
+        zValue = zTask.dataSync() as Float32Array;
+        const y = target(tileZ(tf.tensor2d(zValue, [T, L])));
+        const kl = tf.sum(klToUnitPrior(q)) as tf.Scalar;
+        const xa = criticInput(x, at, tileZ(zTask));
         const e1 = tf.sub(tf.reshape(this.q1.apply(xa), [n]), y);
         const e2 = tf.sub(tf.reshape(this.q2.apply(xa), [n]), y);
         const klTerm = tf.mul(c.klWeight, kl);
         klValue = kl.dataSync()[0];
         return tf.add(tf.add(tf.mean(tf.square(e1)), tf.mean(tf.square(e2))), klTerm) as tf.Scalar;
       }, [...criticVars, ...encVars]);
+      const zBar = tileZ(tf.tensor2d(zValue!, [T, L])); // value only: the actor does not train the encoder
       this.criticOpt.applyGradients(Object.fromEntries(criticVars.map((v) => [v.name, grads[v.name]])));
       this.encoderOpt.applyGradients(Object.fromEntries(encVars.map((v) => [v.name, grads[v.name]])));
       const xz = tf.concat([x, zBar], 1) as tf.Tensor2D;

@@ -1,4 +1,4 @@
-/** `gmps bench meta-step` and `gmps bench policy`: speed of the GMPS learning core. */
+/** `gmps bench meta-step`, `gmps bench policy` and `gmps bench pearl-update`: speed of the learning core. */
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
 import { median, percentile } from '../../learning/stats.js';
@@ -224,6 +224,66 @@ export async function benchPolicy(o: PolicyBenchOptions): Promise<Record<string,
   };
 }
 
+interface PearlBenchOptions {
+  updates: string;
+  warmup: string;
+  tasks: string;
+  backend?: string;
+  json?: boolean;
+}
+
+/**
+ * Milliseconds per PEARL gradient step (critic + encoder, actor, entropy temperature, target
+ * critics) at PEARL's published sizes (pearl.ts defaults: meta-batch 16 tasks x 256 transitions,
+ * context 100 per task, encoder 200-200-200, policy and critics 100-100), the settings of the
+ * `medium` and `paper` experiment runs. The replay buffers hold real point-task episodes (the
+ * timing depends on the network sizes, not on the task).
+ */
+export async function benchPearlUpdate(o: PearlBenchOptions): Promise<Record<string, unknown>> {
+  const updates = positiveInt('--updates', o.updates);
+  const warmup = positiveInt('--warmup', o.warmup);
+  const nTasks = positiveInt('--tasks', o.tasks);
+  const backend = await useBackend(o.backend);
+  const { Pearl, PEARL_DEFAULTS } = await import('../../learning/pearl.js');
+  const { createLocalSampler } = await import('../../learning/sampler.js');
+  const { createEnv } = await import('../../../sim/index.js');
+  const { Rng } = await import('../../learning/rng.js');
+  const probe = await createEnv('point', {});
+  const rng = new Rng(1);
+  const tasks = Array.from({ length: nTasks }, () => probe.sampleTask(() => rng.next()));
+  const dims = { stateDim: probe.stateDim, actionDim: probe.actionDim };
+  probe.close();
+  const sampler = await createLocalSampler({ env: { kind: 'point', options: {} }, nEnvs: 8 });
+  const agent = new Pearl(dims, { replayCapacity: 20_000 });
+  try {
+    const all = tasks.map((_, k) => k);
+    await agent.collect(sampler, tasks, all, 4, 'prior');
+    for (let i = 0; i < warmup; i++) agent.update();
+    const ms: number[] = [];
+    for (let i = 0; i < updates; i++) {
+      const t0 = performance.now();
+      agent.update();
+      ms.push(performance.now() - t0);
+    }
+    const c = agent.config;
+    return {
+      backend,
+      updates,
+      meta_batch: c.metaBatch,
+      batch_size: c.batchSize,
+      context_batch: c.contextBatch,
+      encoder_hidden: c.encoderHidden.join('-'),
+      hidden: c.hidden.join('-'),
+      defaults: c.metaBatch === PEARL_DEFAULTS.metaBatch && c.batchSize === PEARL_DEFAULTS.batchSize,
+      ms_per_update: median(ms),
+      p90_ms: percentile(ms, 0.9),
+    };
+  } finally {
+    agent.dispose();
+    await sampler.close();
+  }
+}
+
 export function registerLearningBench(_program: Command, bench: Command): void {
   bench
     .command('meta-step')
@@ -250,4 +310,14 @@ export function registerLearningBench(_program: Command, bench: Command): void {
     .option('--backend <name>', 'auto | node-gpu | node | wasm | cpu (default: env GMPS_BACKEND or auto)')
     .option('--json', 'print one JSON object')
     .action(async (opts: PolicyBenchOptions) => print(await benchPolicy(opts), opts.json));
+
+  bench
+    .command('pearl-update')
+    .description("milliseconds per PEARL gradient step at PEARL's published sizes (the medium and paper experiment settings)")
+    .option('--updates <n>', 'timed gradient steps (median reported)', '30')
+    .option('--warmup <n>', 'untimed gradient steps first', '3')
+    .option('--tasks <n>', 'training tasks with data in the buffers', '16')
+    .option('--backend <name>', 'auto | node-gpu | node | wasm | cpu (default: env GMPS_BACKEND or auto)')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: PearlBenchOptions) => print(await benchPearlUpdate(opts), opts.json));
 }
