@@ -297,13 +297,13 @@ export function checkInitAdjust(a: InitAdjust): void {
 /** θ and α of a checkpoint with `InitAdjust` applied (new tensors; the caller disposes them). */
 export function adjustInit(init: { params: Params; stepSizes: Params }, a: InitAdjust): { params: Params; stepSizes: Params } {
   checkInitAdjust(a);
+  if (a.std !== undefined && !('logStd' in init.params)) throw new Error('this policy has no log-std parameter to set');
   const params: Params = {};
   const stepSizes: Params = {};
   for (const [k, v] of Object.entries(init.params)) {
     params[k] = k === 'logStd' && a.std !== undefined ? tf.fill(v.shape, Math.log(a.std)) : tf.clone(v);
   }
   for (const [k, v] of Object.entries(init.stepSizes)) stepSizes[k] = a.stepSizeScale !== undefined ? tf.mul(v, a.stepSizeScale) : tf.clone(v);
-  if (a.std !== undefined && !('logStd' in init.params)) throw new Error('this policy has no log-std parameter to set');
   return { params, stepSizes };
 }
 

@@ -436,7 +436,7 @@ export class Pearl {
       // z per task (reparameterised) [T x L], tiled to that task's B rows.
       const tileZ = (zTask: tf.Tensor2D): tf.Tensor2D => tf.reshape(tf.tile(tf.expandDims(zTask, 1), [1, B, 1]), [n, L]) as tf.Tensor2D;
       // The soft Bellman target; zBar is z's value (a constant): the target does not train the encoder.
-      const target = (zBar: tf.Tensor2D): tf.Tensor1D => {
+      const bellmanTarget = (zBar: tf.Tensor2D): tf.Tensor1D => {
         const next = this.policy(tf.concat([x2, zBar], 1) as tf.Tensor2D, this.noise(n));
         const xa2 = criticInput(x2, next.action, zBar);
         const qNext = tf.reshape(tf.minimum(this.q1Target.apply(xa2), this.q2Target.apply(xa2)), [n]);
@@ -453,7 +453,7 @@ export class Pearl {
         const q = this.posteriorTensor(ctxT, T, N);
         const zTask = tf.add(q.mean, tf.mul(tf.sqrt(q.variance), epsZ)) as tf.Tensor2D;
         zValue = zTask.dataSync() as Float32Array;
-        const y = target(tileZ(tf.tensor2d(zValue, [T, L])));
+        const y = bellmanTarget(tileZ(tf.tensor2d(zValue, [T, L])));
         const kl = tf.sum(klToUnitPrior(q)) as tf.Scalar;
         const xa = criticInput(x, at, tileZ(zTask));
         const e1 = tf.sub(tf.reshape(this.q1.apply(xa), [n]), y);

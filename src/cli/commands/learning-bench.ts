@@ -244,7 +244,7 @@ export async function benchPearlUpdate(o: PearlBenchOptions): Promise<Record<str
   const warmup = positiveInt('--warmup', o.warmup);
   const nTasks = positiveInt('--tasks', o.tasks);
   const backend = await useBackend(o.backend);
-  const { Pearl, PEARL_DEFAULTS } = await import('../../learning/pearl.js');
+  const { Pearl } = await import('../../learning/pearl.js');
   const { createLocalSampler } = await import('../../learning/sampler.js');
   const { createEnv } = await import('../../../sim/index.js');
   const { Rng } = await import('../../learning/rng.js');
@@ -274,7 +274,6 @@ export async function benchPearlUpdate(o: PearlBenchOptions): Promise<Record<str
       context_batch: c.contextBatch,
       encoder_hidden: c.encoderHidden.join('-'),
       hidden: c.hidden.join('-'),
-      defaults: c.metaBatch === PEARL_DEFAULTS.metaBatch && c.batchSize === PEARL_DEFAULTS.batchSize,
       ms_per_update: median(ms),
       p90_ms: percentile(ms, 0.9),
     };
