@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/learning/backend.js';
-import { adaptStep, GmpsLearner, metaGradients, metaLoss, metaLossLoop, prepareBatch } from '../src/learning/gmps.js';
+import { adaptStep, GmpsLearner, importanceStats, metaGradients, metaLoss, metaLossLoop, prepareBatch } from '../src/learning/gmps.js';
 import { gaussianLogProb, innerGradients } from '../src/learning/policy/head.js';
 import { createPolicy, defaultMlpConfig, defaultVisionConfig, type GmpsPolicy, type Params, type PolicyConfig } from '../src/learning/policy/index.js';
 import type { TaskBatch } from '../src/learning/types.js';
@@ -190,6 +190,38 @@ describe('learning core: GMPS maths', function () {
       const free = value(() => metaLoss(policy, theta, stepSizes, b));
       assert.notEqual(clipped, free);
       assert.equal(value(() => metaLoss(policy, theta, stepSizes, b, { isClip: 1e30 })), free);
+      b.dispose();
+    });
+  });
+
+  it('importanceStats: per-task effective sample size of π_θ/π_θ0 over the real rows (padding left out), extremes, share above the clip', () => {
+    tf.tidy(() => {
+      const policy = createPolicy(smallMlp('mlp'));
+      const { params: theta0 } = policy.init(7);
+      const tasks = makeTasks(policy, theta0, [[6, 4], [9, 3], [8, 2]], 4);
+      const b = prepareBatch(policy, tasks);
+      assert.deepEqual(b.rowCounts, [6, 9, 8]);
+      const same = importanceStats(policy, theta0, b, 2);
+      assert.ok(Math.abs(same.essFractionMedian - 1) < 1e-5 && Math.abs(same.essFractionMin - 1) < 1e-5, 'θ = θ0: every weight is 1');
+      assert.ok(Math.abs(same.minWeight - 1) < 1e-4 && Math.abs(same.maxWeight - 1) < 1e-4 && same.clippedFraction === 0);
+
+      const theta = perturbed(theta0, 0.8, 3);
+      const w = Array.from(innerGradients(policy.head, theta, { numTasks: 3, rowsPerTask: b.rowsPerTask, feat: b.obs, actions: b.actions, rowWeight: b.rowWeight, oldLogProb: b.oldLogProb }, new Set(['b0'])).weights.dataSync());
+      const perTask = b.rowCounts.map((n, i) => w.slice(i * b.rowsPerTask, i * b.rowsPerTask + n));
+      const ess = perTask.map((ws) => ws.reduce((a, x) => a + x, 0) ** 2 / ws.reduce((a, x) => a + x * x, 0) / ws.length).sort((x, y) => x - y);
+      const real = perTask.flat();
+      const sortedW = [...real].sort((x, y) => x - y);
+      const k = Math.floor(real.length / 2);
+      const clip = (sortedW[k] + sortedW[k + 1]) / 2; // between two weights: float32 vs float64 cannot flip a row
+      const got = importanceStats(policy, theta, b, clip);
+      const close = (a: number, e: number, what: string) => assert.ok(Math.abs(a - e) <= 1e-4 * Math.max(1, Math.abs(e)), `${what}: ${a} vs ${e}`);
+      close(got.essFractionMedian, ess[1], 'median ESS/n');
+      close(got.essFractionMin, ess[0], 'min ESS/n');
+      assert.ok(ess[0] < 0.95, `θ far from θ0 lowers the ESS (${ess[0]})`);
+      close(got.minWeight, Math.min(...real), 'min weight');
+      close(got.maxWeight, Math.max(...real), 'max weight');
+      close(got.clippedFraction, real.filter((x) => x > clip).length / real.length, 'share above the clip');
+      assert.equal(importanceStats(policy, theta, b).clippedFraction, 0, 'no clip, nothing clipped');
       b.dispose();
     });
   });

@@ -44,6 +44,12 @@ describe('GMPS meta-training (point task)', function () {
     const post = res.state.curve.map((p) => p.train.postReturn);
     res.dispose();
     assert.equal(res.state.curve.length, 4); // iterations 0, 2, 4 and the final evaluation
+    // every iteration logs how far its Adam steps moved θ from the sampling policy
+    for (const log of res.state.iterations) {
+      const w = log.importance!;
+      assert.ok(w.essFractionMin > 0 && w.essFractionMin <= w.essFractionMedian && w.essFractionMedian <= 1 + 1e-6, JSON.stringify(w));
+      assert.ok(w.minWeight < 1 && w.maxWeight > 1, `θ moved, so weights spread around 1: ${JSON.stringify(w)}`);
+    }
     const first = post[0];
     const lastTwo = (post.at(-1)! + post.at(-2)!) / 2;
     assert.ok(lastTwo > first + 2, `post-update return should rise: ${post.map((x) => x.toFixed(2)).join(' → ')}`);

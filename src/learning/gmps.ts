@@ -43,6 +43,8 @@ export interface PreparedBatch {
   demoActions: tf.Tensor3D;
   /** [T x m x 1] 1 / (T · m_i · d) (0 on padding). */
   demoWeight: tf.Tensor3D;
+  /** Pre-update rows of each task (the rest of its `rowsPerTask` is padding). */
+  rowCounts: readonly number[];
   dispose(): void;
 }
 
@@ -115,6 +117,7 @@ export function prepareBatch(policy: GmpsPolicy, tasks: readonly TaskBatch[]): P
     numTasks: T,
     rowsPerTask: n,
     demosPerTask: m,
+    rowCounts: ns,
     ...tensors,
     dispose: () => Object.values(tensors).forEach((x) => x.dispose()),
   };
@@ -144,6 +147,53 @@ export interface MetaLossOptions {
    * Tensors owned by the caller.
    */
   preDemos?: { obs: tf.Tensor2D; actions: tf.Tensor2D };
+}
+
+/**
+ * How far θ has drifted from the parameters θ0 that sampled a batch, seen through the importance
+ * weights w = π_θ/π_θ0 of its pre-update rows (before any clip). Per task, the effective sample
+ * size (Σw)²/Σw² as a fraction of its rows: 1 while θ = θ0, small when a few rows carry the inner
+ * gradient. `clippedFraction` counts the rows above `isClip` (0 without one).
+ */
+export interface ImportanceStats {
+  essFractionMedian: number;
+  essFractionMin: number;
+  minWeight: number;
+  maxWeight: number;
+  clippedFraction: number;
+}
+
+export function importanceStats(policy: GmpsPolicy, theta: Params, b: PreparedBatch, isClip?: number): ImportanceStats {
+  const logp = tf.tidy(() => policy.logProb(theta, b.obs, b.actions).dataSync());
+  const old = b.oldLogProb.dataSync();
+  const ess: number[] = [];
+  let minWeight = Infinity;
+  let maxWeight = 0;
+  let clipped = 0;
+  let rows = 0;
+  for (let i = 0; i < b.numTasks; i++) {
+    let s1 = 0;
+    let s2 = 0;
+    for (let r = i * b.rowsPerTask; r < i * b.rowsPerTask + b.rowCounts[i]; r++) {
+      const w = Math.exp(logp[r] - old[r]);
+      s1 += w;
+      s2 += w * w;
+      if (w < minWeight) minWeight = w;
+      if (w > maxWeight) maxWeight = w;
+      if (isClip !== undefined && w > isClip) clipped++;
+    }
+    rows += b.rowCounts[i];
+    ess.push(s2 > 0 && Number.isFinite(s2) ? (s1 * s1) / s2 / b.rowCounts[i] : 0);
+  }
+  const sorted = [...ess].sort((a, c) => a - c);
+  const mid = sorted.length >> 1;
+  return {
+    essFractionMedian: sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2,
+    essFractionMin: sorted[0],
+    minWeight,
+    maxWeight,
+    clippedFraction: clipped / rows,
+  };
 }
 
 /** Names whose step sizes get a meta-gradient: φ's log-std never reaches the (mean-only) outer loss. */

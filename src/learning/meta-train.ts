@@ -36,7 +36,7 @@ import {
 } from './checkpoint.js';
 import { toAdaptBatch, toTaskSamples } from './advantages.js';
 import { expertDataset, labelWithExpert, scriptedExpert, type DemonstrationSource, type Expert } from './expert.js';
-import { adaptStep, GmpsLearner, prepareBatch, type GmpsLearnerOptions, type PreparedBatch } from './gmps.js';
+import { adaptStep, GmpsLearner, importanceStats, prepareBatch, type GmpsLearnerOptions, type ImportanceStats, type PreparedBatch } from './gmps.js';
 import { writeLearningCurves } from './plot.js';
 import { createPolicy, defaultMlpConfig, disposeParams, visionTrunkNames, type GmpsPolicy, type Params, type PolicyConfig } from './policy/index.js';
 import { Rng } from './rng.js';
@@ -137,6 +137,11 @@ export interface IterationLog {
   preReturn: number;
   meanStepSize: number;
   demoRows: number;
+  /**
+   * Importance weights π_θ/π_θ0 of the last Adam step's batch after that step: how far an
+   * iteration's Adam steps moved θ from the policy that sampled D^tr (absent in older runs).
+   */
+  importance?: ImportanceStats;
 }
 
 export interface TrainState {
@@ -687,12 +692,14 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
     let kept: PreparedBatch | undefined = chunkRows.length === 1 ? prepareBatch(policy, chunkRows[0]) : undefined;
     let lossFirst = Number.NaN;
     let lossLast = Number.NaN;
+    let importance: ImportanceStats | undefined;
     try {
       for (let s = 0; s < c.adamSteps; s++) {
         const batch = kept ?? prepareBatch(policy, chunkRows[s % chunkRows.length]);
         let l: number;
         try {
           l = learner.metaStep(batch);
+          if (s === c.adamSteps - 1) importance = importanceStats(policy, learner.params, batch, c.isClip);
         } catch (err) {
           throw explainBackendAbort(err);
         } finally {
@@ -714,6 +721,7 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
       preReturn,
       meanStepSize: meanStepSize(learner),
       demoRows: demos.reduce((s, d) => s + d.actions.length / c.policy.actDim, 0),
+      ...(importance ? { importance } : {}),
     };
     state.iterations.push(log);
     state.iteration = itr + 1;

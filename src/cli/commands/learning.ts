@@ -352,7 +352,15 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
       ...(o.initFrom ? { initFrom: o.initFrom } : {}),
       ...(o.redrawTasks ? { redrawTasks: true } : {}),
       ...(Object.keys(initAdjust).length ? { initAdjust } : {}),
-      onIteration: (log, st) => bar.update(st.iteration, { status: `loss ${log.lossLast.toFixed(4)} pre ${fmt(log.preReturn)}` }),
+      onIteration: (log, st) => {
+        const w = log.importance;
+        const ess = w ? ` ess ${w.essFractionMedian.toFixed(2)}` : '';
+        bar.update(st.iteration, { status: `loss ${log.lossLast.toFixed(4)} pre ${fmt(log.preReturn)}${ess}` });
+        if (!o.json && !process.stderr.isTTY) {
+          process.stderr.write(`itr ${log.iteration}: loss ${log.lossFirst.toFixed(4)} → ${log.lossLast.toFixed(4)}, pre ${fmt(log.preReturn)}` +
+            (w ? `, importance weights after the Adam steps: ESS/n median ${w.essFractionMedian.toFixed(3)} (min ${w.essFractionMin.toFixed(3)}), w in [${w.minWeight.toPrecision(3)}, ${w.maxWeight.toPrecision(3)}], ${(100 * w.clippedFraction).toFixed(1)} % clipped` : '') + '\n');
+        }
+      },
       onEval: (p) => {
         if (!o.json && !process.stderr.isTTY) {
           process.stderr.write(`itr ${p.iteration}: train pre ${fmt(p.train.preReturn)} post ${fmt(p.train.postReturn)} (success ${fmt(p.train.postSuccess)})` +
