@@ -222,6 +222,12 @@ describe('learning core: GMPS maths', function () {
       close(got.maxWeight, Math.max(...real), 'max weight');
       close(got.clippedFraction, real.filter((x) => x > clip).length / real.length, 'share above the clip');
       assert.equal(importanceStats(policy, theta, b).clippedFraction, 0, 'no clip, nothing clipped');
+      // one weight of e^800 (beyond float64): that task's ESS is one row, and the numbers stay finite for the JSON log
+      const shift = new Float32Array(b.oldLogProb.size);
+      shift[0] = 800;
+      const far = importanceStats(policy, theta0, { ...b, oldLogProb: tf.sub(b.oldLogProb, shift) as tf.Tensor1D });
+      close(far.essFractionMin, 1 / 6, 'one row carries task 0');
+      assert.equal(far.maxWeight, Number.MAX_VALUE);
       b.dispose();
     });
   });

@@ -172,18 +172,25 @@ export function importanceStats(policy: GmpsPolicy, theta: Params, b: PreparedBa
   let clipped = 0;
   let rows = 0;
   for (let i = 0; i < b.numTasks; i++) {
+    const from = i * b.rowsPerTask;
+    const to = from + b.rowCounts[i];
+    // ESS from log-weights shifted by their maximum: no overflow however far θ has moved.
+    let top = -Infinity;
+    for (let r = from; r < to; r++) top = Math.max(top, logp[r] - old[r]);
     let s1 = 0;
     let s2 = 0;
-    for (let r = i * b.rowsPerTask; r < i * b.rowsPerTask + b.rowCounts[i]; r++) {
-      const w = Math.exp(logp[r] - old[r]);
-      s1 += w;
-      s2 += w * w;
+    for (let r = from; r < to; r++) {
+      const lw = logp[r] - old[r];
+      const u = Math.exp(lw - top);
+      s1 += u;
+      s2 += u * u;
+      const w = Math.exp(lw);
       if (w < minWeight) minWeight = w;
       if (w > maxWeight) maxWeight = w;
       if (isClip !== undefined && w > isClip) clipped++;
     }
     rows += b.rowCounts[i];
-    ess.push(s2 > 0 && Number.isFinite(s2) ? (s1 * s1) / s2 / b.rowCounts[i] : 0);
+    ess.push((s1 * s1) / s2 / b.rowCounts[i]);
   }
   const sorted = [...ess].sort((a, c) => a - c);
   const mid = sorted.length >> 1;
@@ -191,7 +198,7 @@ export function importanceStats(policy: GmpsPolicy, theta: Params, b: PreparedBa
     essFractionMedian: sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2,
     essFractionMin: sorted[0],
     minWeight,
-    maxWeight,
+    maxWeight: Math.min(maxWeight, Number.MAX_VALUE), // finite, so the checkpoint's JSON keeps it
     clippedFraction: clipped / rows,
   };
 }
