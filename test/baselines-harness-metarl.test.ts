@@ -144,13 +144,17 @@ describe('baselines: PEARL, RL² and MAESN in the experiment harness', function 
       maml: { ...common, iterations: 3, rolloutsPerTask: 2, metaBatchSize: 2, hidden: [8] },
       multitask: { ...common, iterations: 3, rolloutsPerTask: 2, evalRollouts: 2, hidden: [8] },
       gmps: { ...common, iterations: 3, rolloutsPerTask: 2, demosPerTask: 1, adamSteps: 1, hidden: [8] },
+      // with contextual SAC experts: kept in the work directory, so the continued run labels with the same ones
+      'gmps-sac': { ...common, iterations: 3, rolloutsPerTask: 2, demosPerTask: 1, adamSteps: 1, hidden: [8], dagger: true, expert: 'sac', sacSteps: 64, sacWarmup: 32, sacHidden: [16] },
     };
-    for (const [a, config] of Object.entries(configs)) {
+    for (const [name, config] of Object.entries(configs)) {
+      const a = name === 'gmps-sac' ? 'gmps' : name;
       const attempt = (workDir: string, killAt?: number) => runDirect(a, config, workDir, killAt);
       const whole = await attempt(path.join(dir, `${a}-whole`));
       // PEARL evaluates after each of its 3 iterations; the others before each and after the last.
       assert.equal(whole.curve.points.length, a === 'pearl' ? 3 : 4, a);
       const work = path.join(dir, 'figK', 'work', `${a}-seed0`); // where the harness puts it
+      await rm(work, { recursive: true, force: true });
       assert.equal(await savedIterations(dir, 'figK', a, 0), undefined, `${a}: nothing saved before it ran`);
       // Killed while handing over its third point, i.e. during the third iteration (after two were saved).
       await assert.rejects(attempt(work, 3), /killed/, a);
@@ -161,6 +165,12 @@ describe('baselines: PEARL, RL² and MAESN in the experiment harness', function 
       assert.deepEqual(again.points, whole.curve.points, `${a}: the earlier points are handed to the harness again, then the new ones`);
       // Saved state of other settings is refused, naming what differs (GMPS keeps the sizes in its policy config).
       await assert.rejects(runDirect(a, { ...config, hidden: [4] }, work), a === 'gmps' ? /other settings \(policy\); delete it/ : /other settings \(hidden\); delete it/, a);
+      if (name === 'gmps-sac') {
+        assert.ok(again.logs.some((l) => /SAC experts from .*sac-expert\.snapshot \(64 env steps/.test(l)), again.logs.join(' | '));
+        assert.ok(!again.logs.some((l) => /^sac round/.test(l)), 'the continued run does not train its experts again');
+        assert.deepEqual(again.curve.extra, whole.curve.extra, 'expert samples and SAC return carried over');
+        await assert.rejects(runDirect(a, { ...config, sacSteps: 80 }, work), /SAC expert run with other settings \(sacSteps\); delete it/);
+      }
     }
   });
 

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { initBackend } from '../src/learning/backend.js';
 import { inMemoryDemonstrations, expertDataset, labelWithExpert, rolloutExpert, scriptedExpert } from '../src/learning/expert.js';
 import { Rng } from '../src/learning/rng.js';
-import { ContextualSac, trainSac } from '../src/learning/sac.js';
+import { ContextualSac, trainSac, type SacExpertMeta } from '../src/learning/sac.js';
+import { readSnapshot, writeSnapshot } from '../src/learning/snapshot.js';
 import { createLocalSampler, type Sampler } from '../src/learning/sampler.js';
 import { succeeded, undiscountedReturn, type Trajectory } from '../src/learning/trajectory.js';
 import { PointEnv } from '../sim/point.js';
@@ -52,6 +56,39 @@ describe('learning-rl SAC and experts', function () {
     } finally {
       agent.dispose();
     }
+  });
+
+  it('a SAC expert snapshot restores an agent that labels exactly as the trained one; a damaged or foreign one is refused', async () => {
+    const { agent } = await trainSac({ sampler, tasks, envSteps: 240, config: { hidden: [16, 16], batchSize: 32, warmupSteps: 120, seed: 3 } });
+    const states = new Float32Array(Array.from({ length: 5 * 2 }, (_, i) => Math.sin(i)));
+    const contexts = Array.from({ length: 5 }, (_, i) => Float64Array.of(0.2 * i - 0.4, 0.3)); // goals
+    let want: Float32Array;
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gmps-sac-expert-'));
+    const file = path.join(dir, 'sac-expert.snapshot');
+    try {
+      want = await agent.label(states, contexts);
+      await writeSnapshot(file, agent.expertSnapshot({ note: 'kept' }));
+      assert.ok(agent.gradSteps > 0);
+    } finally {
+      agent.dispose(); // its variables are named: the restored agent registers the same names
+    }
+    const snap = await readSnapshot<SacExpertMeta>(file, 'sac-expert');
+    const back = ContextualSac.fromExpertSnapshot(snap);
+    try {
+      assert.deepEqual(Array.from(await back.label(states, contexts)), Array.from(want));
+      assert.equal(back.envSteps, 240);
+      assert.deepEqual(snap.meta.extra, { note: 'kept' });
+      assert.equal(back.replay.capacity, 1, 'an expert that only acts holds no replay memory');
+    } finally {
+      back.dispose();
+    }
+    assert.throws(() => ContextualSac.fromExpertSnapshot({ ...snap, kind: 'pearl' }, file), /holds a 'pearl', not a SAC expert/);
+    assert.throws(() => ContextualSac.fromExpertSnapshot({ ...snap, arrays: {} }, file), /actor/);
+    const bytes = await readFile(file);
+    bytes[bytes.length - 3] ^= 0xff;
+    await writeFile(file, bytes);
+    await assert.rejects(readSnapshot(file, 'sac-expert'), /delete it to start the run over/);
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('rolls out the scripted expert into D* and labels visited states for aggregation', async () => {

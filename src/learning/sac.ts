@@ -14,6 +14,7 @@ import type { TaskParams } from '../../sim/types.js';
 import type { ExpertAgent } from './expert.js';
 import { Rng } from './rng.js';
 import type { ActBatch, ActFn, Sampler } from './sampler.js';
+import { restoreVariables, SnapshotError, variableArrays, type Snapshot } from './snapshot.js';
 import { succeeded, undiscountedReturn, type Trajectory } from './trajectory.js';
 
 export interface SacConfig {
@@ -417,11 +418,55 @@ export class ContextualSac implements ExpertAgent {
     return out;
   }
 
+  /**
+   * The trained expert as a snapshot (kind `sac-expert`): the actor and the temperature, the
+   * sizes, config and step counts, and the caller's `extra`. The critics, their optimisers and the
+   * replay buffer are not kept: an expert restored from it acts and labels, it does not train on.
+   */
+  expertSnapshot(extra: unknown = null): Snapshot<SacExpertMeta> {
+    return {
+      kind: SAC_EXPERT_KIND,
+      meta: { dims: this.dims, config: this.config, envSteps: this.envSteps, gradSteps: this.gradSteps, extra },
+      arrays: { ...variableArrays('actor', this.actor.variables), ...variableArrays('logAlpha', [this.logAlpha]) },
+    };
+  }
+
+  /** An expert from `expertSnapshot()`: the same actions and labels as the agent that wrote it. */
+  static fromExpertSnapshot(snap: Snapshot<SacExpertMeta>, where = 'the SAC expert snapshot'): ContextualSac {
+    if (snap.kind !== SAC_EXPERT_KIND) throw new SnapshotError(`${where} holds a '${snap.kind}', not a SAC expert`);
+    const m = snap.meta;
+    if (!m || typeof m !== 'object' || !m.dims || !m.config || !Number.isFinite(m.envSteps)) throw new SnapshotError(`${where}: its header lacks the expert's sizes, config or step count`);
+    // One replay row: the expert does not train, so its buffer is never filled.
+    const agent = new ContextualSac(m.dims, { ...m.config, replayCapacity: 1 });
+    try {
+      restoreVariables(snap, 'actor', agent.actor.variables);
+      restoreVariables(snap, 'logAlpha', [agent.logAlpha]);
+    } catch (err) {
+      agent.dispose();
+      throw err;
+    }
+    agent.envSteps = m.envSteps;
+    agent.gradSteps = m.gradSteps;
+    return agent;
+  }
+
   dispose(): void {
     for (const m of [this.actor, this.q1, this.q2, this.q1Target, this.q2Target]) m.dispose();
     this.logAlpha.dispose();
     for (const o of [this.actorOpt, this.criticOpt, this.alphaOpt]) o.dispose();
   }
+}
+
+export const SAC_EXPERT_KIND = 'sac-expert';
+
+/** Header of a SAC expert snapshot. */
+export interface SacExpertMeta {
+  dims: SacDims;
+  config: SacConfig;
+  envSteps: number;
+  gradSteps: number;
+  /** What the writer kept with it (the experiment harness: the settings that trained it, its last return). */
+  extra: unknown;
 }
 
 export interface SacRoundStats {

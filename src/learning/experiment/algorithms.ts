@@ -240,27 +240,53 @@ const gmps: Algorithm = {
     // The SAC experts' variables are named: free them when this run ends, so the next seed can train its own.
     let sacAgent: { dispose(): void } | undefined;
     try {
+      let expertRestored = false;
       if (cfg.expert === 'sac') {
         // Contextual SAC experts (their samples count, as in the paper); trained on the dense
-        // reward even when GMPS adapts with the sparse one.
-        const { trainSac } = await import('../sac.js');
-        const sacSampler = await ctx.openSampler({ envOptions: { ...spec.task.envOptions, dense: true } });
+        // reward even when GMPS adapts with the sparse one. Kept in the work directory once trained,
+        // so a run stopped during meta-training continues with the same experts (DAgger labels with them).
+        const { ContextualSac, trainSac } = await import('../sac.js');
+        const { checkSameSettings, readSnapshot, writeSnapshot } = await import('../snapshot.js');
         const { tasks } = await seedTasks(spec, ctx.seed, config.numTasks, config.numHeldOut);
-        const { agent, history } = await trainSac({
-          sampler: sacSampler,
+        const settings = {
+          seed: ctx.seed,
+          envOptions: spec.task.envOptions ?? {},
+          sacSteps: num(cfg, 'sacSteps', 20000),
+          sacWarmup: num(cfg, 'sacWarmup', 1000),
+          sacHidden: (cfg.sacHidden as number[] | undefined) ?? [256, 256],
           tasks,
-          envSteps: num(cfg, 'sacSteps', 20000),
-          config: { seed: ctx.seed, hidden: (cfg.sacHidden as number[] | undefined) ?? [256, 256], warmupSteps: num(cfg, 'sacWarmup', 1000) },
-          onRound: (s) => s.round % 10 === 0 && ctx.log(`sac round ${s.round}: ${s.envSteps} steps, return ${s.meanReturn.toFixed(1)}`),
-        });
-        sacAgent = agent;
-        expertSamples = agent.envSteps;
-        extra.sacFinalReturn = history.at(-1)?.meanReturn;
-        expert = { kind: 'agent', expert: agent };
+        };
+        const expertFile = path.join(ctx.workDir, 'sac-expert.snapshot');
+        if (await fileExists(expertFile)) {
+          const snap = await readSnapshot<import('../sac.js').SacExpertMeta>(expertFile, 'sac-expert');
+          const saved = (snap.meta.extra ?? {}) as { settings?: object; finalReturn?: number };
+          checkSameSettings(expertFile, 'SAC expert', settings, saved.settings ?? {});
+          const agent = ContextualSac.fromExpertSnapshot(snap, expertFile);
+          sacAgent = agent;
+          expertSamples = agent.envSteps;
+          extra.sacFinalReturn = saved.finalReturn;
+          expert = { kind: 'agent', expert: agent };
+          expertRestored = true;
+          ctx.log(`gmps: SAC experts from ${expertFile} (${agent.envSteps} env steps, trained by an earlier start)`);
+        } else {
+          const sacSampler = await ctx.openSampler({ envOptions: { ...spec.task.envOptions, dense: true } });
+          const { agent, history } = await trainSac({
+            sampler: sacSampler,
+            tasks,
+            envSteps: settings.sacSteps,
+            config: { seed: ctx.seed, hidden: settings.sacHidden, warmupSteps: settings.sacWarmup },
+            onRound: (s) => s.round % 10 === 0 && ctx.log(`sac round ${s.round}: ${s.envSteps} steps, return ${s.meanReturn.toFixed(1)}`),
+          });
+          sacAgent = agent;
+          expertSamples = agent.envSteps;
+          extra.sacFinalReturn = history.at(-1)?.meanReturn;
+          expert = { kind: 'agent', expert: agent };
+          await writeSnapshot(expertFile, agent.expertSnapshot({ settings, finalReturn: extra.sacFinalReturn ?? null }));
+        }
       }
       // A run stopped part-way continues from its meta-training checkpoint (written every iteration).
-      // Not with SAC experts: they are not checkpointed, and DAgger needs them.
-      const resume = cfg.expert !== 'sac' && (await fileExists(path.join(ctx.workDir, 'model.json')));
+      // With SAC experts only when they were restored: experts trained afresh are other experts.
+      const resume = (cfg.expert !== 'sac' || expertRestored) && (await fileExists(path.join(ctx.workDir, 'model.json')));
       const res = await metaTrain({
         config,
         sampler,
