@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,6 +56,63 @@ describe('learning-rl SAC and experts', function () {
       }
     } finally {
       agent.dispose();
+    }
+  });
+
+  it('training stopped part-way continues from its snapshot to the same agent as a run never stopped; the snapshot goes when training ends', async () => {
+    const config = { hidden: [16, 16], batchSize: 32, warmupSteps: 120, seed: 5 };
+    const states = new Float32Array(Array.from({ length: 4 * 2 }, (_, i) => Math.cos(i)));
+    const contexts = Array.from({ length: 4 }, (_, i) => Float64Array.of(0.3 * i - 0.5, -0.2));
+    const fresh = () => createLocalSampler({ env: { kind: 'point', options: { horizon: 30 } }, nEnvs: 4 });
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gmps-sac-train-'));
+    const file = path.join(dir, 'sac-training.snapshot');
+    const run = async (onRound?: (r: number) => void) => {
+      const smp = await fresh();
+      try {
+        return await trainSac({ sampler: smp, tasks, envSteps: 480, config, snapshot: { file }, onRound: (st) => onRound?.(st.round) });
+      } finally {
+        await smp.close();
+      }
+    };
+    try {
+      const whole = await run();
+      const want = await whole.agent.label(states, contexts);
+      const wantSteps = [whole.agent.envSteps, whole.agent.gradSteps];
+      whole.agent.dispose();
+      assert.ok(!existsSync(file), 'no snapshot left by a finished training');
+      // stopped in its 3rd round (after the 2nd round's snapshot), past the warm-up
+      await assert.rejects(run((r) => {
+        if (r === 2) throw new Error('killed');
+      }), /killed/);
+      assert.ok(existsSync(file));
+      const seen: number[] = [];
+      const again = await run((r) => void seen.push(r));
+      try {
+        assert.deepEqual([again.agent.envSteps, again.agent.gradSteps], wantSteps);
+        assert.deepEqual(again.history.map((h) => h.round), [0, 1, 2, 3], 'the rounds before the stop are kept in the history');
+        // The same actor up to float32 rounding: tfjs Adam's setWeights recomputes β^t with pow(), where
+        // the uninterrupted optimiser had multiplied it up step by step (a difference in the last bits).
+        const got = await again.agent.label(states, contexts);
+        const diff = Math.max(...Array.from(got, (v, i) => Math.abs(v - want[i])));
+        assert.ok(diff < 1e-5, `the same actor as the run never stopped (max difference ${diff})`);
+        assert.deepEqual(seen, [2, 3], 'it ran only the rounds after the snapshot');
+      } finally {
+        again.agent.dispose();
+      }
+      // a snapshot of another training is refused, naming what differs
+      await assert.rejects(run((r) => {
+        if (r === 2) throw new Error('killed');
+      }), /killed/);
+      const smp = await fresh();
+      try {
+        await assert.rejects(trainSac({ sampler: smp, tasks, envSteps: 480, config: { ...config, hidden: [8] }, snapshot: { file } }), /other settings \(hidden\)/);
+        await assert.rejects(trainSac({ sampler: smp, tasks: tasks.slice(1), envSteps: 480, config, snapshot: { file } }), /written for 8 tasks, this run has 7/);
+        await assert.rejects(trainSac({ sampler: smp, tasks, envSteps: 600, config, snapshot: { file } }), /a SAC training of 480 env steps, this one has 600/);
+      } finally {
+        await smp.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

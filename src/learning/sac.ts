@@ -8,13 +8,28 @@
  * Episodes in our tasks end only by the time limit, so the last transition is bootstrapped
  * (a time-out is not a terminal state).
  */
+import { rm } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
 import './policy/gradients.js';
 import type { TaskParams } from '../../sim/types.js';
 import type { ExpertAgent } from './expert.js';
-import { Rng } from './rng.js';
+import { fileExists } from './checkpoint-path.js';
+import { Rng, type RngState } from './rng.js';
 import type { ActBatch, ActFn, Sampler } from './sampler.js';
-import { restoreVariables, SnapshotError, variableArrays, type Snapshot } from './snapshot.js';
+import {
+  checkSameSettings,
+  optimizerState,
+  readSnapshot,
+  restoreOptimizer,
+  restoreVariables,
+  snapshotArray,
+  SnapshotError,
+  variableArrays,
+  writeSnapshot,
+  type OptimizerMeta,
+  type Snapshot,
+  type SnapshotArrays,
+} from './snapshot.js';
 import { succeeded, undiscountedReturn, type Trajectory } from './trajectory.js';
 
 export interface SacConfig {
@@ -418,6 +433,56 @@ export class ContextualSac implements ExpertAgent {
     return out;
   }
 
+  private get networks(): Mlp[] {
+    return [this.actor, this.q1, this.q2, this.q1Target, this.q2Target];
+  }
+
+  private get optimizers(): Array<[string, tf.Optimizer]> {
+    return [
+      ['actor', this.actorOpt],
+      ['critic', this.criticOpt],
+      ['alpha', this.alphaOpt],
+    ];
+  }
+
+  /** Everything training continues from: the five networks and log α, the Adam states, the replay buffer, the random stream, the counters. */
+  async saveState(): Promise<{ meta: SacStateMeta; arrays: SnapshotArrays }> {
+    const arrays: SnapshotArrays = {};
+    this.networks.forEach((m, i) => Object.assign(arrays, variableArrays(`net${i}`, m.variables)));
+    Object.assign(arrays, variableArrays('logAlpha', [this.logAlpha]));
+    const optimizers: Record<string, OptimizerMeta> = {};
+    for (const [name, opt] of this.optimizers) {
+      const st = await optimizerState(`opt/${name}`, opt);
+      optimizers[name] = st.meta;
+      Object.assign(arrays, st.arrays);
+    }
+    const replay = this.replay.saveState();
+    for (const [name, a] of Object.entries(replay.arrays)) arrays[`replay/${name}`] = a;
+    return {
+      meta: { config: this.config, dims: this.dims, envSteps: this.envSteps, gradSteps: this.gradSteps, rng: this.rng.saveState(), optimizers, replay: replay.meta },
+      arrays,
+    };
+  }
+
+  /** Continues from `saveState()` of an agent with the same dimensions and config (else a SnapshotError naming the difference). */
+  async loadState(snap: Snapshot<SacStateMeta>, where = 'the snapshot'): Promise<void> {
+    const m = snap.meta;
+    checkSameSettings(where, 'SAC', { ...this.config, dims: this.dims }, { ...m.config, dims: m.dims });
+    this.networks.forEach((net, i) => restoreVariables(snap, `net${i}`, net.variables));
+    restoreVariables(snap, 'logAlpha', [this.logAlpha]);
+    for (const [name, opt] of this.optimizers) await restoreOptimizer(snap, `opt/${name}`, opt, m.optimizers[name]);
+    const b = this.replay;
+    b.loadState(m.replay, {
+      inputs: snapshotArray(snap, 'replay/inputs', m.replay.size * b.inputDim) as Float32Array,
+      actions: snapshotArray(snap, 'replay/actions', m.replay.size * b.actionDim) as Float32Array,
+      rewards: snapshotArray(snap, 'replay/rewards', m.replay.size) as Float32Array,
+      nextInputs: snapshotArray(snap, 'replay/nextInputs', m.replay.size * b.inputDim) as Float32Array,
+    });
+    this.rng.loadState(m.rng);
+    this.envSteps = m.envSteps;
+    this.gradSteps = m.gradSteps;
+  }
+
   /**
    * The trained expert as a snapshot (kind `sac-expert`): the actor and the temperature, the
    * sizes, config and step counts, and the caller's `extra`. The critics, their optimisers and the
@@ -451,10 +516,20 @@ export class ContextualSac implements ExpertAgent {
   }
 
   dispose(): void {
-    for (const m of [this.actor, this.q1, this.q2, this.q1Target, this.q2Target]) m.dispose();
+    for (const m of this.networks) m.dispose();
     this.logAlpha.dispose();
     for (const o of [this.actorOpt, this.criticOpt, this.alphaOpt]) o.dispose();
   }
+}
+
+export interface SacStateMeta {
+  config: SacConfig;
+  dims: SacDims;
+  envSteps: number;
+  gradSteps: number;
+  rng: { state: RngState; spare: number | null };
+  optimizers: Record<string, OptimizerMeta>;
+  replay: { size: number; head: number };
 }
 
 export const SAC_EXPERT_KIND = 'sac-expert';
@@ -489,7 +564,28 @@ export interface TrainSacOptions {
   /** Continue training an existing agent instead of a new one. */
   agent?: ContextualSac;
   onRound?: (stats: SacRoundStats) => void;
+  /**
+   * Training snapshot: written after every `everyRounds` rounds (default 1) and deleted when the
+   * training ends. When the file exists at the start, training continues from it: the agent (networks,
+   * Adam states, replay buffer, random streams), the task stream, the round and the step budget.
+   */
+  snapshot?: { file: string; everyRounds?: number };
 }
+
+interface SacTrainingMeta {
+  agent: SacStateMeta;
+  /** Rounds completed (not `iterations`: the experiment harness reads that key as a run's progress). */
+  rounds: number;
+  /** The training's env-step budget (`envSteps`) and the agent's step count it stops at. */
+  budget: number;
+  stopAt: number;
+  gradDebt: number;
+  taskRng: { state: RngState; spare: number | null };
+  tasks: number;
+  history: SacRoundStats[];
+}
+
+const SAC_TRAINING_KIND = 'sac-training';
 
 /**
  * Trains contextual SAC: each round samples one episode per env slot with the exploration
@@ -500,11 +596,38 @@ export async function trainSac(opts: TrainSacOptions): Promise<{ agent: Contextu
   if (opts.tasks.length === 0) throw new Error('trainSac needs at least one task');
   const info = opts.sampler.info;
   const agent = opts.agent ?? new ContextualSac({ stateDim: info.stateDim, contextDim: info.contextDim, actionDim: info.actionDim }, opts.config);
+  try {
+    return await runSac(opts, agent);
+  } catch (err) {
+    // An agent made here frees its (process-global) variable names, so the next run can make its own.
+    if (!opts.agent) agent.dispose();
+    throw err;
+  }
+}
+
+async function runSac(opts: TrainSacOptions, agent: ContextualSac): Promise<{ agent: ContextualSac; history: SacRoundStats[] }> {
+  const info = opts.sampler.info;
   const taskRng = new Rng(`sac-tasks-${agent.config.seed}`);
   const history: SacRoundStats[] = [];
   let gradDebt = 0;
-  const stopAt = agent.envSteps + opts.envSteps;
-  for (let round = 0; agent.envSteps < stopAt; round++) {
+  let stopAt = agent.envSteps + opts.envSteps;
+  let start = 0;
+  const snap = opts.snapshot;
+  const every = snap?.everyRounds ?? 1;
+  if (snap && !(Number.isInteger(every) && every >= 1)) throw new Error(`SAC snapshot everyRounds must be a positive integer, got ${every}`);
+  if (snap && (await fileExists(snap.file))) {
+    const saved = await readSnapshot<SacTrainingMeta>(snap.file, SAC_TRAINING_KIND);
+    const m = saved.meta;
+    if (m.tasks !== opts.tasks.length) throw new SnapshotError(`${snap.file} was written for ${m.tasks} tasks, this run has ${opts.tasks.length}; delete it to start over`);
+    if (m.budget !== opts.envSteps) throw new SnapshotError(`${snap.file} is a SAC training of ${m.budget} env steps, this one has ${opts.envSteps}; delete it to start over`);
+    await agent.loadState({ ...saved, meta: m.agent }, snap.file);
+    taskRng.loadState(m.taskRng);
+    gradDebt = m.gradDebt;
+    stopAt = m.stopAt;
+    start = m.rounds;
+    history.push(...m.history);
+  }
+  for (let round = start; agent.envSteps < stopAt; round++) {
     const roundTasks = Array.from({ length: info.nEnvs }, () => opts.tasks[taskRng.int(opts.tasks.length)]);
     const trajs = (await opts.sampler.sample({ tasks: roundTasks, rolloutsPerTask: 1, act: agent.explorationAct() })).flat();
     let steps = 0;
@@ -528,6 +651,12 @@ export async function trainSac(opts: TrainSacOptions): Promise<{ agent: Contextu
     };
     history.push(stats);
     opts.onRound?.(stats);
+    if (snap && (round + 1) % every === 0 && agent.envSteps < stopAt) {
+      const st = await agent.saveState();
+      const meta: SacTrainingMeta = { agent: st.meta, rounds: round + 1, budget: opts.envSteps, stopAt, gradDebt, taskRng: taskRng.saveState(), tasks: opts.tasks.length, history };
+      await writeSnapshot(snap.file, { kind: SAC_TRAINING_KIND, meta, arrays: st.arrays });
+    }
   }
+  if (snap) await rm(snap.file, { force: true });
   return { agent, history };
 }

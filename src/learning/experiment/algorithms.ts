@@ -276,6 +276,8 @@ const gmps: Algorithm = {
             envSteps: settings.sacSteps,
             config: { seed: ctx.seed, hidden: settings.sacHidden, warmupSteps: settings.sacWarmup },
             onRound: (s) => s.round % 10 === 0 && ctx.log(`sac round ${s.round}: ${s.envSteps} steps, return ${s.meanReturn.toFixed(1)}`),
+            // a long SAC training (Ant: 100 000 steps at `medium`) continues from its last round when started again
+            snapshot: { file: path.join(ctx.workDir, 'sac-training.snapshot') },
           });
           sacAgent = agent;
           expertSamples = agent.envSteps;
