@@ -25,17 +25,14 @@ import { fileExists } from './checkpoint-path.js';
 import { Rng, type RngState } from './rng.js';
 import {
   checkSameSettings,
+  learnerArrays,
   type OptimizerMeta,
-  optimizerState,
   readSnapshot,
-  restoreOptimizer,
-  restoreVariables,
+  restoreLearner,
   type Snapshot,
   type SnapshotArrays,
   SnapshotError,
-  snapshotArray,
   type SnapshotOption,
-  variableArrays,
   writeSnapshot,
 } from './snapshot.js';
 import type { ActFn, Sampler } from './sampler.js';
@@ -540,19 +537,12 @@ export class Pearl {
    * every replay buffer, its random stream and its counters (`loadState` continues from it).
    */
   async saveState(): Promise<{ meta: PearlStateMeta; arrays: SnapshotArrays }> {
-    const arrays: SnapshotArrays = {};
-    this.networks.forEach((m, i) => Object.assign(arrays, variableArrays(`net${i}`, m.variables)));
-    Object.assign(arrays, variableArrays('logAlpha', [this.logAlpha]));
-    const optimizers: Record<string, OptimizerMeta> = {};
-    for (const [name, opt] of this.optimizers) {
-      const st = await optimizerState(`opt/${name}`, opt);
-      optimizers[name] = st.meta;
-      Object.assign(arrays, st.arrays);
-    }
+    const learner = await learnerArrays(this.networks.map((m) => m.variables), this.logAlpha, this.optimizers);
+    const arrays: SnapshotArrays = { ...learner.arrays };
     const buffers = (kind: 'rl' | 'enc', list: ReplayBuffer[]) =>
       list.map((b, k) => {
-        const st = b.saveState();
-        for (const [name, a] of Object.entries(st.arrays)) arrays[`${kind}/${k}/${name}`] = a;
+        const st = b.snapshotArrays(`${kind}/${k}`);
+        Object.assign(arrays, st.arrays);
         return st.meta;
       });
     return {
@@ -562,7 +552,7 @@ export class Pearl {
         envSteps: this.envSteps,
         gradSteps: this.gradSteps,
         rng: this.rng.saveState(),
-        optimizers,
+        optimizers: learner.optimizers,
         rlBuffers: buffers('rl', this.rlBuffers),
         encoderBuffers: buffers('enc', this.encoderBuffers),
       },
@@ -574,22 +564,10 @@ export class Pearl {
   async loadState(snap: Snapshot<PearlStateMeta>): Promise<void> {
     const m = snap.meta;
     checkSameSettings('the snapshot', 'PEARL', { ...this.config, dims: this.dims }, { ...m.config, dims: m.dims });
-    this.networks.forEach((net, i) => restoreVariables(snap, `net${i}`, net.variables));
-    restoreVariables(snap, 'logAlpha', [this.logAlpha]);
-    for (const [name, opt] of this.optimizers) await restoreOptimizer(snap, `opt/${name}`, opt, m.optimizers[name]);
+    await restoreLearner(snap, this.networks.map((n) => n.variables), this.logAlpha, this.optimizers, m.optimizers);
     this.ensureBuffers(m.rlBuffers.length);
-    const fill = (kind: 'rl' | 'enc', metas: Array<{ size: number; head: number }>, list: ReplayBuffer[]) =>
-      metas.forEach((bm, k) => {
-        const b = list[k];
-        list[k].loadState(bm, {
-          inputs: snapshotArray(snap, `${kind}/${k}/inputs`, bm.size * b.inputDim) as Float32Array,
-          actions: snapshotArray(snap, `${kind}/${k}/actions`, bm.size * b.actionDim) as Float32Array,
-          rewards: snapshotArray(snap, `${kind}/${k}/rewards`, bm.size) as Float32Array,
-          nextInputs: snapshotArray(snap, `${kind}/${k}/nextInputs`, bm.size * b.inputDim) as Float32Array,
-        });
-      });
-    fill('rl', m.rlBuffers, this.rlBuffers);
-    fill('enc', m.encoderBuffers, this.encoderBuffers);
+    m.rlBuffers.forEach((bm, k) => this.rlBuffers[k].restoreFrom(snap, `rl/${k}`, bm));
+    m.encoderBuffers.forEach((bm, k) => this.encoderBuffers[k].restoreFrom(snap, `enc/${k}`, bm));
     this.rng.loadState(m.rng);
     this.envSteps = m.envSteps;
     this.gradSteps = m.gradSteps;

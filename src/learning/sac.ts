@@ -18,9 +18,9 @@ import { Rng, type RngState } from './rng.js';
 import type { ActBatch, ActFn, Sampler } from './sampler.js';
 import {
   checkSameSettings,
-  optimizerState,
+  learnerArrays,
   readSnapshot,
-  restoreOptimizer,
+  restoreLearner,
   restoreVariables,
   snapshotArray,
   SnapshotError,
@@ -191,6 +191,24 @@ export class ReplayBuffer {
         nextInputs: this.nextInputs.subarray(0, rows * this.inputDim),
       },
     };
+  }
+
+  /** `saveState()`'s rows as snapshot arrays named `<prefix>/<field>`, and the ring's position. */
+  snapshotArrays(prefix: string): { meta: { size: number; head: number }; arrays: Record<string, Float32Array> } {
+    const st = this.saveState();
+    const arrays: Record<string, Float32Array> = {};
+    for (const [name, a] of Object.entries(st.arrays)) arrays[`${prefix}/${name}`] = a;
+    return { meta: st.meta, arrays };
+  }
+
+  /** Refills the buffer from the `<prefix>/<field>` arrays of a snapshot (`snapshotArrays`). */
+  restoreFrom(snap: Snapshot, prefix: string, meta: { size: number; head: number }): void {
+    this.loadState(meta, {
+      inputs: snapshotArray(snap, `${prefix}/inputs`, meta.size * this.inputDim) as Float32Array,
+      actions: snapshotArray(snap, `${prefix}/actions`, meta.size * this.actionDim) as Float32Array,
+      rewards: snapshotArray(snap, `${prefix}/rewards`, meta.size) as Float32Array,
+      nextInputs: snapshotArray(snap, `${prefix}/nextInputs`, meta.size * this.inputDim) as Float32Array,
+    });
   }
 
   /** Refills the buffer from `saveState()` (same widths; the capacity may be larger, not smaller). */
@@ -447,20 +465,11 @@ export class ContextualSac implements ExpertAgent {
 
   /** Everything training continues from: the five networks and log α, the Adam states, the replay buffer, the random stream, the counters. */
   async saveState(): Promise<{ meta: SacStateMeta; arrays: SnapshotArrays }> {
-    const arrays: SnapshotArrays = {};
-    this.networks.forEach((m, i) => Object.assign(arrays, variableArrays(`net${i}`, m.variables)));
-    Object.assign(arrays, variableArrays('logAlpha', [this.logAlpha]));
-    const optimizers: Record<string, OptimizerMeta> = {};
-    for (const [name, opt] of this.optimizers) {
-      const st = await optimizerState(`opt/${name}`, opt);
-      optimizers[name] = st.meta;
-      Object.assign(arrays, st.arrays);
-    }
-    const replay = this.replay.saveState();
-    for (const [name, a] of Object.entries(replay.arrays)) arrays[`replay/${name}`] = a;
+    const learner = await learnerArrays(this.networks.map((m) => m.variables), this.logAlpha, this.optimizers);
+    const replay = this.replay.snapshotArrays('replay');
     return {
-      meta: { config: this.config, dims: this.dims, envSteps: this.envSteps, gradSteps: this.gradSteps, rng: this.rng.saveState(), optimizers, replay: replay.meta },
-      arrays,
+      meta: { config: this.config, dims: this.dims, envSteps: this.envSteps, gradSteps: this.gradSteps, rng: this.rng.saveState(), optimizers: learner.optimizers, replay: replay.meta },
+      arrays: { ...learner.arrays, ...replay.arrays },
     };
   }
 
@@ -468,16 +477,8 @@ export class ContextualSac implements ExpertAgent {
   async loadState(snap: Snapshot<SacStateMeta>, where = 'the snapshot'): Promise<void> {
     const m = snap.meta;
     checkSameSettings(where, 'SAC', { ...this.config, dims: this.dims }, { ...m.config, dims: m.dims });
-    this.networks.forEach((net, i) => restoreVariables(snap, `net${i}`, net.variables));
-    restoreVariables(snap, 'logAlpha', [this.logAlpha]);
-    for (const [name, opt] of this.optimizers) await restoreOptimizer(snap, `opt/${name}`, opt, m.optimizers[name]);
-    const b = this.replay;
-    b.loadState(m.replay, {
-      inputs: snapshotArray(snap, 'replay/inputs', m.replay.size * b.inputDim) as Float32Array,
-      actions: snapshotArray(snap, 'replay/actions', m.replay.size * b.actionDim) as Float32Array,
-      rewards: snapshotArray(snap, 'replay/rewards', m.replay.size) as Float32Array,
-      nextInputs: snapshotArray(snap, 'replay/nextInputs', m.replay.size * b.inputDim) as Float32Array,
-    });
+    await restoreLearner(snap, this.networks.map((n) => n.variables), this.logAlpha, this.optimizers, m.optimizers);
+    this.replay.restoreFrom(snap, 'replay', m.replay);
     this.rng.loadState(m.rng);
     this.envSteps = m.envSteps;
     this.gradSteps = m.gradSteps;

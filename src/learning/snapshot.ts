@@ -245,3 +245,37 @@ export async function restoreOptimizer(snap: Snapshot, prefix: string, opt: tf.O
     for (const t of tensors) t.tensor.dispose();
   }
 }
+
+/**
+ * An off-policy learner's networks (each a list of variables, stored as `net<i>`), its log α and
+ * its named optimisers, as snapshot arrays plus the optimisers' metadata (`restoreLearner` reads them).
+ */
+export async function learnerArrays(
+  nets: ReadonlyArray<readonly tf.Variable[]>,
+  logAlpha: tf.Variable,
+  optimizers: ReadonlyArray<readonly [string, tf.Optimizer]>,
+): Promise<{ arrays: SnapshotArrays; optimizers: Record<string, OptimizerMeta> }> {
+  const arrays: SnapshotArrays = {};
+  nets.forEach((vars, i) => Object.assign(arrays, variableArrays(`net${i}`, vars)));
+  Object.assign(arrays, variableArrays('logAlpha', [logAlpha]));
+  const metas: Record<string, OptimizerMeta> = {};
+  for (const [name, opt] of optimizers) {
+    const st = await optimizerState(`opt/${name}`, opt);
+    metas[name] = st.meta;
+    Object.assign(arrays, st.arrays);
+  }
+  return { arrays, optimizers: metas };
+}
+
+/** Restores what `learnerArrays` saved into the same networks, log α and optimisers. */
+export async function restoreLearner(
+  snap: Snapshot,
+  nets: ReadonlyArray<readonly tf.Variable[]>,
+  logAlpha: tf.Variable,
+  optimizers: ReadonlyArray<readonly [string, tf.Optimizer]>,
+  metas: Record<string, OptimizerMeta>,
+): Promise<void> {
+  nets.forEach((vars, i) => restoreVariables(snap, `net${i}`, vars));
+  restoreVariables(snap, 'logAlpha', [logAlpha]);
+  for (const [name, opt] of optimizers) await restoreOptimizer(snap, `opt/${name}`, opt, metas?.[name]);
+}
