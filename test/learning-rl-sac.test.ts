@@ -176,6 +176,15 @@ describe('learning-rl SAC and experts', function () {
     assert.throws(() => source.demos(tasks[5]), /no demonstrations for task point:/);
   });
 
+  it('gmps bench sac-update prints the milliseconds per gradient step at the given sizes', async () => {
+    const { benchSacUpdate } = await import('../src/cli/commands/learning-bench.js');
+    const r = await benchSacUpdate({ updates: '2', warmup: '1', task: 'point', hidden: '16-16' });
+    assert.deepEqual([r.task, r.input_dim, r.action_dim, r.hidden, r.batch_size, r.updates], ['point', 4, 2, '16-16', 256, 2]);
+    assert.ok((r.ms_per_update as number) > 0 && Number.isFinite(r.ms_per_update as number), String(r.ms_per_update));
+    await assert.rejects(benchSacUpdate({ updates: '2', warmup: '1', task: 'door', hidden: '16' }), /--task must be ant or point, got 'door'/);
+    await assert.rejects(benchSacUpdate({ updates: '0', warmup: '1', task: 'point', hidden: '16' }), /--updates must be a positive integer, got '0'/);
+  });
+
   it('rejects bad SAC configs with a clear message', () => {
     assert.throws(() => new ContextualSac({ stateDim: 2, contextDim: 2, actionDim: 2 }, { batchSize: 0 }), /batchSize must be a positive integer/);
   });

@@ -283,6 +283,62 @@ export async function benchPearlUpdate(o: PearlBenchOptions): Promise<Record<str
   }
 }
 
+interface SacBenchOptions {
+  updates: string;
+  warmup: string;
+  task: string;
+  hidden: string;
+  backend?: string;
+  json?: boolean;
+}
+
+/**
+ * Milliseconds per contextual-SAC gradient step (twin critics, actor, temperature, target critics)
+ * at the sizes of the Ant experts of the `medium` experiment runs (256-256, batch 256; one step per
+ * env step, so 100 000 steps there), on a replay of real episodes of the task (warm-up actions).
+ */
+export async function benchSacUpdate(o: SacBenchOptions): Promise<Record<string, unknown>> {
+  const updates = positiveInt('--updates', o.updates);
+  const warmup = positiveInt('--warmup', o.warmup);
+  const hidden = o.hidden.split(/[-,x]/).map((h) => positiveInt('--hidden', h));
+  if (o.task !== 'ant' && o.task !== 'point') throw new Error(`--task must be ant or point, got '${o.task}'`);
+  const backend = await useBackend(o.backend);
+  const { trainSac } = await import('../../learning/sac.js');
+  const { createLocalSampler } = await import('../../learning/sampler.js');
+  const { createEnv } = await import('../../../sim/index.js');
+  const { Rng } = await import('../../learning/rng.js');
+  const probe = await createEnv(o.task, {});
+  const rng = new Rng(1);
+  const tasks = Array.from({ length: 4 }, () => probe.sampleTask(() => rng.next()));
+  probe.close();
+  const sampler = await createLocalSampler({ env: { kind: o.task, options: { horizon: 50 } }, nEnvs: 4 });
+  // 400 env steps of warm-up actions fill the replay; no gradient step is taken yet
+  const { agent } = await trainSac({ sampler, tasks, envSteps: 400, config: { hidden, batchSize: 256, warmupSteps: 400, replayCapacity: 1000 } });
+  try {
+    for (let i = 0; i < warmup; i++) agent.update();
+    const ms: number[] = [];
+    for (let i = 0; i < updates; i++) {
+      const t0 = performance.now();
+      agent.update();
+      ms.push(performance.now() - t0);
+    }
+    return {
+      backend,
+      task: o.task,
+      input_dim: agent.inputDim,
+      action_dim: agent.dims.actionDim,
+      hidden: hidden.join('-'),
+      batch_size: agent.config.batchSize,
+      updates,
+      ms_per_update: median(ms),
+      p90_ms: percentile(ms, 0.9),
+    };
+  } finally {
+    agent.dispose();
+    await sampler.close();
+  }
+}
+
 export function registerLearningBench(_program: Command, bench: Command): void {
   bench
     .command('meta-step')
@@ -319,4 +375,15 @@ export function registerLearningBench(_program: Command, bench: Command): void {
     .option('--backend <name>', 'auto | node-gpu | node | wasm | cpu (default: env GMPS_BACKEND or auto)')
     .option('--json', 'print one JSON object')
     .action(async (opts: PearlBenchOptions) => print(await benchPearlUpdate(opts), opts.json));
+
+  bench
+    .command('sac-update')
+    .description('milliseconds per contextual-SAC gradient step at the Ant experts\' sizes (the GMPS experts of the Ant figures)')
+    .option('--updates <n>', 'timed gradient steps (median reported)', '30')
+    .option('--warmup <n>', 'untimed gradient steps first', '3')
+    .option('--task <kind>', 'ant | point (the input and action sizes)', 'ant')
+    .option('--hidden <sizes>', 'hidden layers, e.g. 256-256', '256-256')
+    .option('--backend <name>', 'auto | node-gpu | node | wasm | cpu (default: env GMPS_BACKEND or auto)')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: SacBenchOptions) => print(await benchSacUpdate(opts), opts.json));
 }
