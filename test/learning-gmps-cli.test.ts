@@ -146,4 +146,31 @@ describe('gmps meta-train / adapt / eval CLI', function () {
       (err: { stderr: string }) => /--set-std and --scale-step-sizes change the checkpoint a run starts from: give --init-from/.test(err.stderr),
     );
   });
+
+  it('SAC experts: train-experts saves them, meta-train --sac-expert uses them, a run keeps its own and --resume continues with them', async () => {
+    const common = ['--workers', '0', '--backend', 'cpu', '--json'];
+    const experts = path.join(dir, 'sac', 'point-experts.snapshot');
+    const te = await run('node', [...CLI, 'train-experts', '--task', 'point', '--expert', 'sac', '--tasks', '2', '--demos', '1', '--sac-steps', '100', '--envs', '2', '--out', experts, ...common]);
+    const trained = JSON.parse(te.stdout.trim());
+    assert.equal(trained.file, experts);
+    assert.ok((await stat(experts)).size > 0);
+    await assert.rejects(stat(`${experts}.training`), 'the training snapshot goes when training ends');
+
+    const train = ['meta-train', '--task', 'point', '--tasks', '2', '--held-out', '1', '--rollouts', '2', '--demos', '1', '--adam-steps', '1', '--hidden', '8', '--expert', 'sac', '--dagger', '--envs', '2'];
+    const a = path.join(dir, 'sac', 'a');
+    const used = await run('node', [...CLI, ...train, '--out', a, '--iterations', '1', '--sac-expert', experts, ...common]);
+    assert.match(used.stderr, /contextual SAC experts from .*point-experts\.snapshot \(10\d env steps of training\)/);
+    assert.doesNotMatch(used.stderr, /training contextual SAC/);
+    assert.ok((await stat(path.join(a, 'sac-expert.snapshot'))).size > 0, 'the run keeps a copy of its experts');
+
+    const b = path.join(dir, 'sac', 'b');
+    const own = await run('node', [...CLI, ...train, '--out', b, '--iterations', '1', '--sac-steps', '100', ...common]);
+    assert.match(own.stderr, /training contextual SAC experts for 100 env steps/);
+    const resumed = await run('node', [...CLI, ...train, '--out', b, '--iterations', '2', '--resume', ...common]);
+    assert.match(resumed.stderr, new RegExp(`contextual SAC experts from ${path.join(b, 'sac-expert.snapshot').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+    assert.equal(JSON.parse(resumed.stdout.trim()).iterations, 2);
+
+    await assert.rejects(run('node', [...CLI, ...train, '--out', path.join(dir, 'sac', 'c'), '--sac-expert', path.join(dir, 'nope.snapshot'), ...common]), (err: { stderr: string }) => /--sac-expert .*nope\.snapshot: no such file/.test(err.stderr));
+    await assert.rejects(run('node', [...CLI, ...train, '--out', path.join(dir, 'sac', 'c'), '--expert', 'scripted', '--sac-expert', experts, ...common]), (err: { stderr: string }) => /--sac-expert gives trained SAC experts, which --expert scripted does not use/.test(err.stderr));
+  });
 });

@@ -179,6 +179,7 @@ interface MetaTrainCli {
   expert: string;
   demosFile?: string;
   sacSteps: string;
+  sacExpert?: string;
   iterations: string;
   adamSteps: string;
   lr: string;
@@ -234,6 +235,7 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
   if ('path' in demos && o.demosFile) throw new CliError('give recorded demonstrations once: --demos PATH or --demos-file FILE');
   const expertKind = 'path' in demos && cmd?.getOptionValueSource('expert') !== 'cli' ? 'demos' : o.expert;
   if (expertKind !== 'demos' && 'path' in demos) throw new CliError(`--demos ${demos.path} gives recorded demonstrations, which --expert ${expertKind} does not use (drop --expert or use --expert demos)`);
+  if (o.sacExpert !== undefined && expertKind !== 'sac') throw new CliError(`--sac-expert gives trained SAC experts, which --expert ${expertKind} does not use (add --expert sac)`);
   if (expertKind === 'demos' && !demosPath) throw new CliError('--expert demos needs --demos DIR (a directory of .mcap episodes) or --demos-file FILE (an .mcap or gmps-demos JSON file)');
   const hidden = o.hidden.split(',').map((s) => int('--hidden', s));
   const seed = int('--seed', o.seed, 0);
@@ -335,11 +337,28 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
   const t0 = Date.now();
   try {
     if (expertKind === 'sac') {
-      const { trainSac } = await import('../../learning/sac.js');
-      const tasks = sacTasks;
-      process.stderr.write(`training contextual SAC experts for ${int('--sac-steps', o.sacSteps)} env steps\n`);
-      const { agent } = await trainSac({ sampler, tasks, envSteps: int('--sac-steps', o.sacSteps), config: { seed } });
-      expert = { kind: 'agent', expert: agent };
+      // The run keeps its experts next to its checkpoint: --resume labels its DAgger states with the same ones.
+      const { loadSacExpert, saveSacExpert, trainSac } = await import('../../learning/sac.js');
+      const own = path.join(out, 'sac-expert.snapshot');
+      const from = o.sacExpert ?? (o.resume ? own : undefined);
+      if (from !== undefined) {
+        if (!existsSync(from)) {
+          throw new CliError(o.sacExpert !== undefined
+            ? `--sac-expert ${from}: no such file (write one with gmps train-experts --expert sac --out FILE)`
+            : `--resume with --expert sac continues with the run's own experts, and ${own} is missing (runs of older versions did not keep them): give --sac-expert FILE, or start the run over`);
+        }
+        const info = sampler.info;
+        const { agent } = await loadSacExpert(from, { stateDim: info.stateDim, contextDim: info.contextDim, actionDim: info.actionDim });
+        process.stderr.write(`contextual SAC experts from ${from} (${agent.envSteps} env steps of training)\n`);
+        expert = { kind: 'agent', expert: agent };
+        if (path.resolve(from) !== path.resolve(own)) await saveSacExpert(own, agent, { from: path.resolve(from) });
+      } else {
+        const steps = int('--sac-steps', o.sacSteps);
+        process.stderr.write(`training contextual SAC experts for ${steps} env steps (continues from ${path.join(out, 'sac-training.snapshot')} if stopped)\n`);
+        const { agent } = await trainSac({ sampler, tasks: sacTasks, envSteps: steps, config: { seed }, snapshot: { file: path.join(out, 'sac-training.snapshot') } });
+        await saveSacExpert(own, agent, { seed, tasks: sacTasks });
+        expert = { kind: 'agent', expert: agent };
+      }
     }
     const res = await mt.metaTrain({
       config,
@@ -421,6 +440,7 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--expert <kind>', 'scripted (the envs\' scripted experts), sac (contextual SAC trained first) or demos (recorded: --demos PATH or --demos-file FILE)', 'scripted')
     .option('--demos-file <file>', 'demonstrations: gmps-demos JSON (gmps train-experts --expert scripted) or an .mcap episode')
     .option('--sac-steps <n>', 'environment steps of SAC expert training (--expert sac)', '20000')
+    .option('--sac-expert <file>', 'with --expert sac: trained experts to use instead of training them (gmps train-experts --expert sac --out FILE)')
     .option('--iterations <n>', 'meta-iterations', '20')
     .option('--adam-steps <n>', 'Adam steps on the meta-objective per iteration', '100')
     .option('--lr <lr>', 'Adam learning rate', '0.001')
@@ -695,13 +715,13 @@ export function registerLearning(program: Command, _bench: Command): void {
 
   program
     .command('train-experts')
-    .description('get the experts of the meta-training tasks: --expert scripted rolls out the envs\' scripted experts and saves the demonstrations (for meta-train --expert demos); --expert sac trains one contextual SAC policy and reports its success')
+    .description('get the experts of the meta-training tasks: --expert scripted rolls out the envs\' scripted experts and saves the demonstrations (for meta-train --expert demos); --expert sac trains one contextual SAC policy, reports its success and saves it (for meta-train --expert sac --sac-expert)')
     .option('--task <task>', 'door, push or point', 'door')
     .option('--expert <kind>', 'scripted or sac', 'scripted')
     .option('--tasks <n>', 'training tasks (drawn as meta-train draws them with the same --seed)', '10')
     .option('--demos <n>', 'rollouts per task', '5')
     .option('--sac-steps <n>', 'SAC environment steps', '20000')
-    .option('--out <file>', 'output: demonstrations JSON (scripted) or actor weights JSON (sac)')
+    .option('--out <file>', 'output: demonstrations JSON (scripted) or the experts\' snapshot for meta-train --sac-expert (sac; its training snapshots to FILE.training and continues from there if stopped)')
     .option('--seed <n>', 'seed', '0')
     .option('--dense', 'dense (shaped) reward variant')
     .option('--envs <n>', 'envs stepped in parallel', '10')
@@ -729,20 +749,18 @@ export function registerLearning(program: Command, _bench: Command): void {
           process.stdout.write(o.json ? `${JSON.stringify(res)}\n` : `scripted expert on ${res.tasks} tasks: return ${fmt(res.meanReturn)}, success ${fmt(res.success)}; demonstrations in ${out}\n`);
         } else {
           await useBackend(o.backend);
-          const { trainSac } = await import('../../learning/sac.js');
+          const { saveSacExpert, trainSac } = await import('../../learning/sac.js');
           const { rolloutExpert } = await import('../../learning/expert.js');
-          const bar = await progressBar(int('--sac-steps', o.sacSteps), 'SAC', true);
-          const { agent } = await trainSac({ sampler, tasks, envSteps: int('--sac-steps', o.sacSteps), config: { seed }, onRound: (s) => bar.update(s.envSteps, { status: `return ${fmt(s.meanReturn)}` }) });
+          const out = o.out ?? path.join('checkpoints', `${task}-sac-expert.snapshot`);
+          const steps = int('--sac-steps', o.sacSteps);
+          const bar = await progressBar(steps, 'SAC', true);
+          const { agent } = await trainSac({ sampler, tasks, envSteps: steps, config: { seed }, snapshot: { file: `${out}.training` }, onRound: (s) => bar.update(s.envSteps, { status: `return ${fmt(s.meanReturn)}` }) });
           bar.stop();
           const groups = await rolloutExpert(sampler, agent, tasks, int('--demos', o.demos));
-          const out = o.out ?? path.join('checkpoints', `${task}-sac-actor.json`);
-          const { writeFile, mkdir } = await import('node:fs/promises');
-          await mkdir(path.dirname(path.resolve(out)), { recursive: true });
-          const w = agent.actorWeights();
-          await writeFile(out, JSON.stringify({ format: 'gmps-sac-actor/1', task, seed, config: agent.config, weights: Object.fromEntries(Object.entries(w).map(([k, v]) => [k, { shape: v.shape, data: Array.from(v.data) }])) }));
           const res = { expert: 'sac', task, tasks: tasks.length, envSteps: agent.envSteps, meanReturn: groups.reduce((s, g) => s + mt.meanReturn(g), 0) / groups.length, success: groups.reduce((s, g) => s + mt.successRate(g), 0) / groups.length, file: out };
+          await saveSacExpert(out, agent, { task, seed, dense: !!o.dense, tasks, meanReturn: res.meanReturn, success: res.success });
           agent.dispose();
-          process.stdout.write(o.json ? `${JSON.stringify(res)}\n` : `contextual SAC after ${res.envSteps} env steps: return ${fmt(res.meanReturn)}, success ${fmt(res.success)}; actor weights in ${out}\n`);
+          process.stdout.write(o.json ? `${JSON.stringify(res)}\n` : `contextual SAC after ${res.envSteps} env steps: return ${fmt(res.meanReturn)}, success ${fmt(res.success)}; experts in ${out} (meta-train --expert sac --sac-expert ${out})\n`);
         }
       } catch (err) {
         userError(err);

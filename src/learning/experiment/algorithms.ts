@@ -245,8 +245,8 @@ const gmps: Algorithm = {
         // Contextual SAC experts (their samples count, as in the paper); trained on the dense
         // reward even when GMPS adapts with the sparse one. Kept in the work directory once trained,
         // so a run stopped during meta-training continues with the same experts (DAgger labels with them).
-        const { ContextualSac, trainSac } = await import('../sac.js');
-        const { checkSameSettings, readSnapshot, writeSnapshot } = await import('../snapshot.js');
+        const { loadSacExpert, saveSacExpert, trainSac } = await import('../sac.js');
+        const { checkSameSettings } = await import('../snapshot.js');
         const { tasks } = await seedTasks(spec, ctx.seed, config.numTasks, config.numHeldOut);
         const settings = {
           seed: ctx.seed,
@@ -258,11 +258,11 @@ const gmps: Algorithm = {
         };
         const expertFile = path.join(ctx.workDir, 'sac-expert.snapshot');
         if (await fileExists(expertFile)) {
-          const snap = await readSnapshot<import('../sac.js').SacExpertMeta>(expertFile, 'sac-expert');
-          const saved = (snap.meta.extra ?? {}) as { settings?: object; finalReturn?: number };
-          checkSameSettings(expertFile, 'SAC expert', settings, saved.settings ?? {});
-          const agent = ContextualSac.fromExpertSnapshot(snap, expertFile);
+          const info = sampler.info;
+          const { agent, extra: kept } = await loadSacExpert(expertFile, { stateDim: info.stateDim, contextDim: info.contextDim, actionDim: info.actionDim });
           sacAgent = agent;
+          const saved = (kept ?? {}) as { settings?: object; finalReturn?: number };
+          checkSameSettings(expertFile, 'SAC expert', settings, saved.settings ?? {});
           expertSamples = agent.envSteps;
           extra.sacFinalReturn = saved.finalReturn;
           expert = { kind: 'agent', expert: agent };
@@ -283,7 +283,7 @@ const gmps: Algorithm = {
           expertSamples = agent.envSteps;
           extra.sacFinalReturn = history.at(-1)?.meanReturn;
           expert = { kind: 'agent', expert: agent };
-          await writeSnapshot(expertFile, agent.expertSnapshot({ settings, finalReturn: extra.sacFinalReturn ?? null }));
+          await saveSacExpert(expertFile, agent, { settings, finalReturn: extra.sacFinalReturn ?? null });
         }
       }
       // A run stopped part-way continues from its meta-training checkpoint (written every iteration).
