@@ -753,6 +753,7 @@ export function registerLearning(program: Command, _bench: Command): void {
           const { rolloutExpert } = await import('../../learning/expert.js');
           const out = o.out ?? path.join('checkpoints', `${task}-sac-expert.snapshot`);
           const steps = int('--sac-steps', o.sacSteps);
+          if (existsSync(`${out}.training`)) process.stderr.write(`SAC training continues from ${out}.training\n`);
           const bar = await progressBar(steps, 'SAC', true);
           const { agent } = await trainSac({ sampler, tasks, envSteps: steps, config: { seed }, snapshot: { file: `${out}.training` }, onRound: (s) => bar.update(s.envSteps, { status: `return ${fmt(s.meanReturn)}` }) });
           bar.stop();

@@ -270,6 +270,8 @@ const gmps: Algorithm = {
           ctx.log(`gmps: SAC experts from ${expertFile} (${agent.envSteps} env steps, trained by an earlier start)`);
         } else {
           const sacSampler = await ctx.openSampler({ envOptions: { ...spec.task.envOptions, dense: true } });
+          const trainingFile = path.join(ctx.workDir, 'sac-training.snapshot');
+          if (await fileExists(trainingFile)) ctx.log(`gmps: SAC training continues from ${trainingFile}`);
           const { agent, history } = await trainSac({
             sampler: sacSampler,
             tasks,
@@ -277,7 +279,7 @@ const gmps: Algorithm = {
             config: { seed: ctx.seed, hidden: settings.sacHidden, warmupSteps: settings.sacWarmup },
             onRound: (s) => s.round % 10 === 0 && ctx.log(`sac round ${s.round}: ${s.envSteps} steps, return ${s.meanReturn.toFixed(1)}`),
             // a long SAC training (Ant: 100 000 steps at `medium`) continues from its last round when started again
-            snapshot: { file: path.join(ctx.workDir, 'sac-training.snapshot') },
+            snapshot: { file: trainingFile },
           });
           sacAgent = agent;
           expertSamples = agent.envSteps;
