@@ -196,6 +196,17 @@ describe('baselines: PEARL, RL² and MAESN in the experiment harness', function 
     assert.match(s.error!, /RL² run config 'hidden' must be a number/);
   });
 
+  it('MAML on the 200-step Ant takes its TRPO step in parts of 5 tasks (the heap); the harness passes tasksPerPart on', async () => {
+    const mamlOf = (fig: (typeof FIGURES)[number], scale: Scale) => figureSpec(fig, scale).runs.find((r) => r.id === 'maml')!.config;
+    for (const fig of ['fig3-ant', 'fig4-ant-ood', 'fig5-ant-sparse'] as const) {
+      assert.equal(mamlOf(fig, 'small').tasksPerPart, undefined, `${fig}: horizon 50 at small`);
+      for (const scale of ['medium', 'paper'] as const) assert.equal(mamlOf(fig, scale).tasksPerPart, 5, `${fig} ${scale}`);
+    }
+    for (const fig of ['fig3-push', 'fig5-door-sparse', 'fig5-vision-push'] as const) assert.equal(mamlOf(fig, 'medium').tasksPerPart, undefined, fig);
+    const config = { ...common, iterations: 1, rolloutsPerTask: 2, metaBatchSize: 2, hidden: [8] };
+    await assert.rejects(runDirect('maml', { ...config, tasksPerPart: 0 }, path.join(dir, 'parts')), /tasksPerPart must be an integer >= 1, got 0/);
+  });
+
   it('the figures list them where the paper compares them, at every scale', () => {
     const ids = (f: (typeof FIGURES)[number], scale: Scale) => figureSpec(f, scale).runs.map((r) => r.algorithm);
     for (const scale of SCALES) {

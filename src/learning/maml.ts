@@ -405,7 +405,8 @@ export async function mamlTrain(opts: MamlOptions): Promise<MamlResult> {
   try {
     if (snap && (await fileExists(snap.file))) {
       const saved = await readSnapshot<MamlSnapshotMeta>(snap.file, 'maml');
-      checkSameSettings(snap.file, 'MAML', c, saved.meta.config, ['iterations', 'evalEvery']);
+      // tasksPerPart only splits the same outer step into parts, so a run may change it when continued.
+      checkSameSettings(snap.file, 'MAML', c, saved.meta.config, ['iterations', 'evalEvery', 'tasksPerPart']);
       const th = restoreTensors(saved, 'theta', theta);
       const al = restoreTensors(saved, 'alpha', alpha);
       disposeParams(theta);

@@ -357,6 +357,8 @@ const maml: Algorithm = {
       stepSize: (cfg.stepSize as 'scalar' | 'learned' | undefined) ?? base.stepSize,
       policyKind: vision ? ('vision' as const) : ((cfg.policyKind as 'mlp' | 'mlp-biasAda' | undefined) ?? base.policyKind),
       hidden: (cfg.hidden as number[] | undefined) ?? base.hidden,
+      // The TRPO step in parts of this many tasks (the same step; bounds the wasm heap of long horizons)
+      ...(cfg.tasksPerPart !== undefined ? { tasksPerPart: num(cfg, 'tasksPerPart', 1) } : {}),
     };
     // The held-out points so far, kept in the run's snapshot so a continued run hands them on again.
     const points: CurvePointOut[] = [];

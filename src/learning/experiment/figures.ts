@@ -144,6 +144,10 @@ export function figureSpec(name: FigureName, scale: Scale): FigureSpec {
   const door: TaskSpec = { kind: 'door', envOptions: { dense: false } };
   const ant: TaskSpec = { kind: 'ant', envOptions: { dense: true, horizon: s.antHorizon } };
   const antSparse: TaskSpec = { kind: 'ant', envOptions: { dense: false, horizon: s.antHorizon } };
+  // MAML's second-order TRPO step over 20 tasks x 20 rollouts x 200 Ant steps overflowed the wasm heap in one
+  // graph ("memory access out of bounds" at the first outer step): at horizon 200 it goes in parts of 5 tasks
+  // (the same step; 20 000 rows per part, as push's whole meta-batch).
+  const antMaml = s.antHorizon > 50 ? { ...s.maml, tasksPerPart: 5 } : s.maml;
   const visionPush: TaskSpec = { kind: 'push', envOptions: { camera: { width: 64, height: 48 } } };
   const vision = { obsMode: 'vision' };
   switch (name) {
@@ -158,7 +162,7 @@ export function figureSpec(name: FigureName, scale: Scale): FigureSpec {
       return {
         name, title: 'Fig. 3: Ant goal locomotion (dense)', ...samples, paperRatioVsMaml: 12,
         runs: runs(ant, [
-          ['gmps', 'gmps', { ...s.gmps, ...s.sac, expert: 'sac' }], ['maml', 'maml', s.maml], ['multitask', 'multitask', s.multitask],
+          ['gmps', 'gmps', { ...s.gmps, ...s.sac, expert: 'sac' }], ['maml', 'maml', antMaml], ['multitask', 'multitask', s.multitask],
           ['pearl', 'pearl', s.pearl], ['rl2', 'rl2', s.rl2],
         ]),
       };
@@ -167,7 +171,7 @@ export function figureSpec(name: FigureName, scale: Scale): FigureSpec {
         name, title: 'Fig. 4: Ant extrapolation to out-of-distribution goals', ...steps,
         runs: runs(ant, [
           ['gmps', 'gmps', { ...s.gmps, ...s.sac, expert: 'sac', curve: 'ood', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts }],
-          ['maml', 'maml', { ...s.maml, curve: 'ood', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts }],
+          ['maml', 'maml', { ...antMaml, curve: 'ood', adaptSteps: s.imitation.adaptSteps, adaptRollouts: s.imitation.adaptRollouts }],
           // PEARL adapts by inference: adaptSteps = context episodes before acting on the posterior.
           ['pearl', 'pearl', { ...s.pearl, curve: 'ood', adaptSteps: s.imitation.adaptSteps }],
         ]),
@@ -183,7 +187,7 @@ export function figureSpec(name: FigureName, scale: Scale): FigureSpec {
       return {
         name, title: 'Fig. 5: sparse-reward Ant locomotion', ...samples,
         runs: runs(antSparse, [
-          ['gmps', 'gmps', { ...s.gmps, ...s.sac, expert: 'sac' }], ['maml', 'maml', s.maml], ['multitask', 'multitask', s.multitask],
+          ['gmps', 'gmps', { ...s.gmps, ...s.sac, expert: 'sac' }], ['maml', 'maml', antMaml], ['multitask', 'multitask', s.multitask],
           ['pearl', 'pearl', s.pearl], ['maesn', 'maesn', s.maesn],
         ]),
       };
