@@ -6,7 +6,7 @@ import path from 'node:path';
 import { initBackend } from '../src/learning/backend.js';
 import { inMemoryDemonstrations, expertDataset, labelWithExpert, rolloutExpert, scriptedExpert } from '../src/learning/expert.js';
 import { Rng } from '../src/learning/rng.js';
-import { ContextualSac, trainSac, type SacExpertMeta } from '../src/learning/sac.js';
+import { ContextualSac, loadSacExpert, trainSac, type SacExpertMeta } from '../src/learning/sac.js';
 import { readSnapshot, writeSnapshot } from '../src/learning/snapshot.js';
 import { createLocalSampler, type Sampler } from '../src/learning/sampler.js';
 import { succeeded, undiscountedReturn, type Trajectory } from '../src/learning/trajectory.js';
@@ -142,6 +142,7 @@ describe('learning-rl SAC and experts', function () {
     }
     assert.throws(() => ContextualSac.fromExpertSnapshot({ ...snap, kind: 'pearl' }, file), /holds a 'pearl', not a SAC expert/);
     assert.throws(() => ContextualSac.fromExpertSnapshot({ ...snap, arrays: {} }, file), /actor/);
+    await assert.rejects(loadSacExpert(file, { stateDim: 3, contextDim: 2, actionDim: 2 }), /holds a SAC expert for state, context, action sizes 2, 2, 2; these envs have 3, 2, 2/);
     const bytes = await readFile(file);
     bytes[bytes.length - 3] ^= 0xff;
     await writeFile(file, bytes);

@@ -552,13 +552,14 @@ export async function saveSacExpert(file: string, agent: ContextualSac, extra: u
 
 /**
  * Loads a SAC expert snapshot (`gmps train-experts --expert sac`, or the one a run keeps) for envs of
- * the given sizes; a snapshot of other sizes is refused with both named.
+ * the given sizes (a sampler's `info` will do); a snapshot of other sizes is refused with both named.
  */
 export async function loadSacExpert(file: string, dims: SacDims): Promise<{ agent: ContextualSac; extra: unknown }> {
   const snap = await readSnapshot<SacExpertMeta>(file, SAC_EXPERT_KIND);
   const d = snap.meta?.dims;
   if (!d || d.stateDim !== dims.stateDim || d.contextDim !== dims.contextDim || d.actionDim !== dims.actionDim) {
-    throw new SnapshotError(`${file} holds a SAC expert for ${JSON.stringify(d ?? null)} (state, context, action sizes); these envs have ${JSON.stringify(dims)}`);
+    const sizes = (x: SacDims | undefined) => (x ? `${x.stateDim}, ${x.contextDim}, ${x.actionDim}` : 'none recorded');
+    throw new SnapshotError(`${file} holds a SAC expert for state, context, action sizes ${sizes(d)}; these envs have ${sizes(dims)}`);
   }
   return { agent: ContextualSac.fromExpertSnapshot(snap, file), extra: snap.meta.extra };
 }

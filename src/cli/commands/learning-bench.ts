@@ -224,6 +224,31 @@ export async function benchPolicy(o: PolicyBenchOptions): Promise<Record<string,
   };
 }
 
+/** `n` tasks of an env kind, drawn with a fixed seed (the update benchmarks' replay data). */
+async function benchTasks(kind: 'point' | 'ant', n: number): Promise<import('../../../sim/types.js').TaskParams[]> {
+  const { createEnv } = await import('../../../sim/index.js');
+  const { Rng } = await import('../../learning/rng.js');
+  const probe = await createEnv(kind, {});
+  try {
+    const rng = new Rng(1);
+    return Array.from({ length: n }, () => probe.sampleTask(() => rng.next()));
+  } finally {
+    probe.close();
+  }
+}
+
+/** `warmup` untimed then `updates` timed calls of one gradient step: the median and 90th percentile in ms. */
+function timeUpdates(update: () => unknown, warmup: number, updates: number): { ms_per_update: number; p90_ms: number } {
+  for (let i = 0; i < warmup; i++) update();
+  const ms: number[] = [];
+  for (let i = 0; i < updates; i++) {
+    const t0 = performance.now();
+    update();
+    ms.push(performance.now() - t0);
+  }
+  return { ms_per_update: median(ms), p90_ms: percentile(ms, 0.9) };
+}
+
 interface PearlBenchOptions {
   updates: string;
   warmup: string;
@@ -246,25 +271,12 @@ export async function benchPearlUpdate(o: PearlBenchOptions): Promise<Record<str
   const backend = await useBackend(o.backend);
   const { Pearl } = await import('../../learning/pearl.js');
   const { createLocalSampler } = await import('../../learning/sampler.js');
-  const { createEnv } = await import('../../../sim/index.js');
-  const { Rng } = await import('../../learning/rng.js');
-  const probe = await createEnv('point', {});
-  const rng = new Rng(1);
-  const tasks = Array.from({ length: nTasks }, () => probe.sampleTask(() => rng.next()));
-  const dims = { stateDim: probe.stateDim, actionDim: probe.actionDim };
-  probe.close();
+  const tasks = await benchTasks('point', nTasks);
   const sampler = await createLocalSampler({ env: { kind: 'point', options: {} }, nEnvs: 8 });
-  const agent = new Pearl(dims, { replayCapacity: 20_000 });
+  const agent = new Pearl({ stateDim: sampler.info.stateDim, actionDim: sampler.info.actionDim }, { replayCapacity: 20_000 });
   try {
-    const all = tasks.map((_, k) => k);
-    await agent.collect(sampler, tasks, all, 4, 'prior');
-    for (let i = 0; i < warmup; i++) agent.update();
-    const ms: number[] = [];
-    for (let i = 0; i < updates; i++) {
-      const t0 = performance.now();
-      agent.update();
-      ms.push(performance.now() - t0);
-    }
+    await agent.collect(sampler, tasks, tasks.map((_, k) => k), 4, 'prior');
+    const timed = timeUpdates(() => agent.update(), warmup, updates);
     const c = agent.config;
     return {
       backend,
@@ -274,8 +286,7 @@ export async function benchPearlUpdate(o: PearlBenchOptions): Promise<Record<str
       context_batch: c.contextBatch,
       encoder_hidden: c.encoderHidden.join('-'),
       hidden: c.hidden.join('-'),
-      ms_per_update: median(ms),
-      p90_ms: percentile(ms, 0.9),
+      ...timed,
     };
   } finally {
     agent.dispose();
@@ -305,36 +316,27 @@ export async function benchSacUpdate(o: SacBenchOptions): Promise<Record<string,
   const backend = await useBackend(o.backend);
   const { trainSac } = await import('../../learning/sac.js');
   const { createLocalSampler } = await import('../../learning/sampler.js');
-  const { createEnv } = await import('../../../sim/index.js');
-  const { Rng } = await import('../../learning/rng.js');
-  const probe = await createEnv(o.task, {});
-  const rng = new Rng(1);
-  const tasks = Array.from({ length: 4 }, () => probe.sampleTask(() => rng.next()));
-  probe.close();
+  const tasks = await benchTasks(o.task, 4);
   const sampler = await createLocalSampler({ env: { kind: o.task, options: { horizon: 50 } }, nEnvs: 4 });
-  // 400 env steps of warm-up actions fill the replay; no gradient step is taken yet
-  const { agent } = await trainSac({ sampler, tasks, envSteps: 400, config: { hidden, batchSize: 256, warmupSteps: 400, replayCapacity: 1000 } });
   try {
-    for (let i = 0; i < warmup; i++) agent.update();
-    const ms: number[] = [];
-    for (let i = 0; i < updates; i++) {
-      const t0 = performance.now();
-      agent.update();
-      ms.push(performance.now() - t0);
+    // 400 env steps of warm-up actions fill the replay; no gradient step is taken yet
+    const { agent } = await trainSac({ sampler, tasks, envSteps: 400, config: { hidden, batchSize: 256, warmupSteps: 400, replayCapacity: 1000 } });
+    try {
+      const timed = timeUpdates(() => agent.update(), warmup, updates);
+      return {
+        backend,
+        task: o.task,
+        input_dim: agent.inputDim,
+        action_dim: agent.dims.actionDim,
+        hidden: hidden.join('-'),
+        batch_size: agent.config.batchSize,
+        updates,
+        ...timed,
+      };
+    } finally {
+      agent.dispose();
     }
-    return {
-      backend,
-      task: o.task,
-      input_dim: agent.inputDim,
-      action_dim: agent.dims.actionDim,
-      hidden: hidden.join('-'),
-      batch_size: agent.config.batchSize,
-      updates,
-      ms_per_update: median(ms),
-      p90_ms: percentile(ms, 0.9),
-    };
   } finally {
-    agent.dispose();
     await sampler.close();
   }
 }

@@ -347,8 +347,7 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
             ? `--sac-expert ${from}: no such file (write one with gmps train-experts --expert sac --out FILE)`
             : `--resume with --expert sac continues with the run's own experts, and ${own} is missing (runs of older versions did not keep them): give --sac-expert FILE, or start the run over`);
         }
-        const info = sampler.info;
-        const { agent } = await loadSacExpert(from, { stateDim: info.stateDim, contextDim: info.contextDim, actionDim: info.actionDim });
+        const { agent } = await loadSacExpert(from, sampler.info);
         process.stderr.write(`contextual SAC experts from ${from} (${agent.envSteps} env steps of training)\n`);
         expert = { kind: 'agent', expert: agent };
         if (path.resolve(from) !== path.resolve(own)) await saveSacExpert(own, agent, { from: path.resolve(from) });

@@ -258,8 +258,7 @@ const gmps: Algorithm = {
         };
         const expertFile = path.join(ctx.workDir, 'sac-expert.snapshot');
         if (await fileExists(expertFile)) {
-          const info = sampler.info;
-          const { agent, extra: kept } = await loadSacExpert(expertFile, { stateDim: info.stateDim, contextDim: info.contextDim, actionDim: info.actionDim });
+          const { agent, extra: kept } = await loadSacExpert(expertFile, sampler.info);
           sacAgent = agent;
           const saved = (kept ?? {}) as { settings?: object; finalReturn?: number };
           checkSameSettings(expertFile, 'SAC expert', settings, saved.settings ?? {});
