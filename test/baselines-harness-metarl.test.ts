@@ -76,6 +76,11 @@ describe('baselines: PEARL, RL² and MAESN in the experiment harness', function 
     for (const seed of [0, 1]) {
       const r = JSON.parse(await readFile(path.join(dir, 'figS', `gmps-sac-seed${seed}.json`), 'utf8')) as RunResult;
       assert.ok((r.curve.extra?.expertSamples as number) >= 64, `seed ${seed}: the SAC experts' samples count`);
+      // their training curve: a round of 2 envs × 8 steps each, the last one's return the final one
+      const sac = r.curve.extra?.sacCurve as { envSteps: number; meanReturn: number; successRate: number }[];
+      assert.deepEqual(sac.map((p) => p.envSteps), [16, 32, 48, 64], `seed ${seed}`);
+      for (const p of sac) assert.ok(Number.isFinite(p.meanReturn) && p.successRate >= 0 && p.successRate <= 1);
+      assert.equal(sac.at(-1)!.meanReturn, r.curve.extra?.sacFinalReturn);
     }
   });
 
@@ -168,7 +173,7 @@ describe('baselines: PEARL, RL² and MAESN in the experiment harness', function 
       if (name === 'gmps-sac') {
         assert.ok(again.logs.some((l) => /SAC experts from .*sac-expert\.snapshot \(64 env steps/.test(l)), again.logs.join(' | '));
         assert.ok(!again.logs.some((l) => /^sac round/.test(l)), 'the continued run does not train its experts again');
-        assert.deepEqual(again.curve.extra, whole.curve.extra, 'expert samples and SAC return carried over');
+        assert.deepEqual(again.curve.extra, whole.curve.extra, 'expert samples, SAC return and SAC curve carried over');
         await assert.rejects(runDirect(a, { ...config, sacSteps: 80 }, work), /SAC expert run with other settings \(sacSteps\); delete it/);
       }
     }

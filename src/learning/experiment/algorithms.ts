@@ -49,6 +49,13 @@ export function algorithmNames(): string[] {
 
 type CurveKind = 'train' | 'heldOut' | 'fineTune' | 'ood';
 
+/** One round of the SAC experts' training: env steps so far, and its exploration episodes' mean return and success. */
+interface SacCurvePoint {
+  envSteps: number;
+  meanReturn: number;
+  successRate: number;
+}
+
 function num(cfg: Record<string, unknown>, key: string, fallback: number): number {
   const v = cfg[key] ?? fallback;
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`run config '${key}' must be a number, got ${JSON.stringify(v)}`);
@@ -260,10 +267,11 @@ const gmps: Algorithm = {
         if (await fileExists(expertFile)) {
           const { agent, extra: kept } = await loadSacExpert(expertFile, sampler.info);
           sacAgent = agent;
-          const saved = (kept ?? {}) as { settings?: object; finalReturn?: number };
+          const saved = (kept ?? {}) as { settings?: object; finalReturn?: number; curve?: SacCurvePoint[] };
           checkSameSettings(expertFile, 'SAC expert', settings, saved.settings ?? {});
           expertSamples = agent.envSteps;
           extra.sacFinalReturn = saved.finalReturn;
+          if (saved.curve) extra.sacCurve = saved.curve;
           expert = { kind: 'agent', expert: agent };
           expertRestored = true;
           ctx.log(`gmps: SAC experts from ${expertFile} (${agent.envSteps} env steps, trained by an earlier start)`);
@@ -276,15 +284,18 @@ const gmps: Algorithm = {
             tasks,
             envSteps: settings.sacSteps,
             config: { seed: ctx.seed, hidden: settings.sacHidden, warmupSteps: settings.sacWarmup },
-            onRound: (s) => s.round % 10 === 0 && ctx.log(`sac round ${s.round}: ${s.envSteps} steps, return ${s.meanReturn.toFixed(1)}`),
+            onRound: (s) => ctx.log(`sac round ${s.round}: ${s.envSteps} steps, exploration return ${s.meanReturn.toFixed(1)}, success ${s.successRate.toFixed(2)}`),
             // a long SAC training (Ant: 100 000 steps at `medium`) continues from its last round when started again
             snapshot: { file: trainingFile },
           });
           sacAgent = agent;
           expertSamples = agent.envSteps;
           extra.sacFinalReturn = history.at(-1)?.meanReturn;
+          // the experts' training curve (exploration episodes of each round) goes into the run's JSON
+          const curve: SacCurvePoint[] = history.map((h) => ({ envSteps: h.envSteps, meanReturn: h.meanReturn, successRate: h.successRate }));
+          extra.sacCurve = curve;
           expert = { kind: 'agent', expert: agent };
-          await saveSacExpert(expertFile, agent, { settings, finalReturn: extra.sacFinalReturn ?? null });
+          await saveSacExpert(expertFile, agent, { settings, finalReturn: extra.sacFinalReturn ?? null, curve });
         }
       }
       // A run stopped part-way continues from its meta-training checkpoint (written every iteration).
