@@ -70,6 +70,8 @@ export interface SimSawyerOptions {
 
 export interface ReceivedJointCommand {
   atMs: number;
+  /** The simulator's clock when it arrived (s of simulated physics since start). */
+  simTimeS: number;
   msg: JointCommandMsg;
   /** Whether the arm took it as its new target. */
   accepted: boolean;
@@ -112,6 +114,8 @@ export class SimSawyer {
   stopRequests = 0;
   /** Times the arm dropped to holding because commands stopped (the Intera timeout). */
   timeoutHolds = 0;
+  /** When the last of those happened (wall time in ms, the simulator's clock in s) and the joint angles it holds (rad). */
+  lastTimeoutHold?: { atMs: number; simTimeS: number; q: Float64Array };
   state: RobotAssemblyStateMsg;
   commandTimeoutS: number;
 
@@ -158,6 +162,14 @@ export class SimSawyer {
   /** Gripper-tip position in the base frame (m). */
   tip(): Float64Array {
     return this.requireEnv().tip();
+  }
+
+  /**
+   * Simulated physics time since start (s). It follows wall time, but a stalled process drops the
+   * time it missed beyond 0.1 s, so on a loaded machine it runs behind the wall clock.
+   */
+  get simTime(): number {
+    return this.simTimeS;
   }
 
   /** Whether the arm currently holds (no live command). */
@@ -284,7 +296,7 @@ export class SimSawyer {
 
   private onCommand(msg: JointCommandMsg): void {
     const now = Date.now();
-    const entry: ReceivedJointCommand = { atMs: now, msg, accepted: false };
+    const entry: ReceivedJointCommand = { atMs: now, simTimeS: this.simTimeS, msg, accepted: false };
     this.commands.push(entry);
     const keep = this.opts.keepCommands ?? 20000;
     if (this.commands.length > keep) this.commands.splice(0, this.commands.length - keep);
@@ -326,6 +338,7 @@ export class SimSawyer {
     if (this.commanded && now - this.lastCommandMs > this.commandTimeoutS * 1000) {
       this.timeoutHolds++;
       this.hold();
+      this.lastTimeoutHold = { atMs: now, simTimeS: this.simTimeS, q: Float64Array.from(this.setpoint) };
     }
     const dt = PHYSICS.timestep;
     // Catch up with wall time, but never more than 0.1 s at once (a stalled process must not jump the arm).
