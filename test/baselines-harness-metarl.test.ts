@@ -84,6 +84,25 @@ describe('baselines: PEARL, RL² and MAESN in the experiment harness', function 
     }
   });
 
+  it('multitask-imitation clones contextual SAC experts (expert sac), counting their samples, and reuses experts a stopped start left', async () => {
+    const config = { ...common, demosPerTask: 2, bcSteps: 20, adaptSteps: 1, adaptRollouts: 2, hidden: [16], expert: 'sac', sacSteps: 64, sacWarmup: 32, sacHidden: [16] };
+    const work = path.join(dir, 'mti');
+    const first = await runDirect('multitask-imitation', config, work);
+    assert.ok(first.logs.some((l) => /^sac round 3: 64 steps/.test(l)), first.logs.join(' | '));
+    const extra = first.curve.extra!;
+    // 64 SAC steps, then 3 training tasks × 2 demos × 8 steps
+    assert.equal(extra.expertSamples, 64 + 3 * 2 * 8);
+    assert.equal((extra.sacCurve as unknown[]).length, 4);
+    assert.deepEqual(first.curve.points.map((p) => p.x), [0, 1]);
+    for (const p of first.curve.points) assert.ok(Number.isFinite(p.y) && p.y < 0, `${p.y}`);
+    // Its experts stay in the work directory: a second start clones the same ones without training.
+    const again = await runDirect('multitask-imitation', config, work);
+    assert.ok(again.logs.some((l) => /multitask-imitation: SAC experts from .*sac-expert\.snapshot \(64 env steps/.test(l)), again.logs.join(' | '));
+    assert.ok(!again.logs.some((l) => /^sac round/.test(l)));
+    assert.deepEqual(again.curve, first.curve, 'the same experts, demos and fine-tuning');
+    await assert.rejects(runDirect('multitask-imitation', { ...config, expert: 'pearl' }, path.join(dir, 'mti2')), /'expert' must be 'scripted' or 'sac', got "pearl"/);
+  });
+
   it('each writes a sample-count curve of held-out returns, resumes, and gmps report lists it', async () => {
     const runs: RunSpec[] = NEW.map((a) => ({ id: a, algorithm: a, task, config: tiny[a] }));
     const first = await runFigure({ figure: 'figM', scale: 'small', runs, seeds: 1, outDir: dir, workers: 0, envs: 2 });

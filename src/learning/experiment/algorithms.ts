@@ -26,6 +26,7 @@ import type { Env, TaskKind, TaskParams } from '../../../sim/types.js';
 import { fileExists } from '../checkpoint-path.js';
 import type { CurvePoint } from '../meta-train.js';
 import type { GmpsPolicy, Params } from '../policy/index.js';
+import type { ContextualSac } from '../sac.js';
 import type { Sampler } from '../sampler.js';
 import type { ObsMode } from '../trajectory.js';
 import type { Algorithm, CurvePointOut, RunContext, RunCurve, RunSpec } from './types.js';
@@ -202,6 +203,68 @@ async function gmpsFromCheckpoint(spec: RunSpec, ctx: RunContext, kind: CurveKin
   }
 }
 
+/**
+ * Contextual SAC experts for a run with `expert: 'sac'` (their samples count, as in the paper),
+ * trained on the dense reward even when the run adapts with the sparse one. Kept in the run's work
+ * directory once trained, so a run stopped later continues with the same experts; a long SAC
+ * training (Ant: 100 000 steps at `medium`) itself continues from its last round when started again.
+ * The caller disposes the agent.
+ */
+async function sacExperts(
+  spec: RunSpec,
+  ctx: RunContext,
+  sampler: Sampler,
+  numTasks: number,
+  numHeldOut: number,
+): Promise<{ agent: ContextualSac; restored: boolean; extra: { sacFinalReturn?: number; sacCurve?: SacCurvePoint[] } }> {
+  const cfg = spec.config;
+  const { loadSacExpert, saveSacExpert, trainSac } = await import('../sac.js');
+  const { checkSameSettings } = await import('../snapshot.js');
+  const { tasks } = await seedTasks(spec, ctx.seed, numTasks, numHeldOut);
+  const settings = {
+    seed: ctx.seed,
+    envOptions: spec.task.envOptions ?? {},
+    sacSteps: num(cfg, 'sacSteps', 20000),
+    sacWarmup: num(cfg, 'sacWarmup', 1000),
+    sacHidden: (cfg.sacHidden as number[] | undefined) ?? [256, 256],
+    tasks,
+  };
+  const expertFile = path.join(ctx.workDir, 'sac-expert.snapshot');
+  if (await fileExists(expertFile)) {
+    const { agent, extra: kept } = await loadSacExpert(expertFile, sampler.info);
+    try {
+      const saved = (kept ?? {}) as { settings?: object; finalReturn?: number; curve?: SacCurvePoint[] };
+      checkSameSettings(expertFile, 'SAC expert', settings, saved.settings ?? {});
+      ctx.log(`${spec.algorithm}: SAC experts from ${expertFile} (${agent.envSteps} env steps, trained by an earlier start)`);
+      return { agent, restored: true, extra: { sacFinalReturn: saved.finalReturn, ...(saved.curve ? { sacCurve: saved.curve } : {}) } };
+    } catch (err) {
+      agent.dispose();
+      throw err;
+    }
+  }
+  const sacSampler = await ctx.openSampler({ envOptions: { ...spec.task.envOptions, dense: true } });
+  const trainingFile = path.join(ctx.workDir, 'sac-training.snapshot');
+  if (await fileExists(trainingFile)) ctx.log(`${spec.algorithm}: SAC training continues from ${trainingFile}`);
+  const { agent, history } = await trainSac({
+    sampler: sacSampler,
+    tasks,
+    envSteps: settings.sacSteps,
+    config: { seed: ctx.seed, hidden: settings.sacHidden, warmupSteps: settings.sacWarmup },
+    onRound: (s) => ctx.log(`sac round ${s.round}: ${s.envSteps} steps, exploration return ${s.meanReturn.toFixed(1)}, success ${s.successRate.toFixed(2)}`),
+    snapshot: { file: trainingFile },
+  });
+  const finalReturn = history.at(-1)?.meanReturn;
+  // the experts' training curve (exploration episodes of each round) goes into the run's JSON
+  const curve: SacCurvePoint[] = history.map((h) => ({ envSteps: h.envSteps, meanReturn: h.meanReturn, successRate: h.successRate }));
+  try {
+    await saveSacExpert(expertFile, agent, { settings, finalReturn: finalReturn ?? null, curve });
+  } catch (err) {
+    agent.dispose();
+    throw err;
+  }
+  return { agent, restored: false, extra: { sacFinalReturn: finalReturn, sacCurve: curve } };
+}
+
 const gmps: Algorithm = {
   name: 'gmps',
   description: 'Guided Meta-Policy Search (meta-train.ts): RL inner step, imitation outer step; scripted or contextual-SAC experts',
@@ -249,54 +312,12 @@ const gmps: Algorithm = {
     try {
       let expertRestored = false;
       if (cfg.expert === 'sac') {
-        // Contextual SAC experts (their samples count, as in the paper); trained on the dense
-        // reward even when GMPS adapts with the sparse one. Kept in the work directory once trained,
-        // so a run stopped during meta-training continues with the same experts (DAgger labels with them).
-        const { loadSacExpert, saveSacExpert, trainSac } = await import('../sac.js');
-        const { checkSameSettings } = await import('../snapshot.js');
-        const { tasks } = await seedTasks(spec, ctx.seed, config.numTasks, config.numHeldOut);
-        const settings = {
-          seed: ctx.seed,
-          envOptions: spec.task.envOptions ?? {},
-          sacSteps: num(cfg, 'sacSteps', 20000),
-          sacWarmup: num(cfg, 'sacWarmup', 1000),
-          sacHidden: (cfg.sacHidden as number[] | undefined) ?? [256, 256],
-          tasks,
-        };
-        const expertFile = path.join(ctx.workDir, 'sac-expert.snapshot');
-        if (await fileExists(expertFile)) {
-          const { agent, extra: kept } = await loadSacExpert(expertFile, sampler.info);
-          sacAgent = agent;
-          const saved = (kept ?? {}) as { settings?: object; finalReturn?: number; curve?: SacCurvePoint[] };
-          checkSameSettings(expertFile, 'SAC expert', settings, saved.settings ?? {});
-          expertSamples = agent.envSteps;
-          extra.sacFinalReturn = saved.finalReturn;
-          if (saved.curve) extra.sacCurve = saved.curve;
-          expert = { kind: 'agent', expert: agent };
-          expertRestored = true;
-          ctx.log(`gmps: SAC experts from ${expertFile} (${agent.envSteps} env steps, trained by an earlier start)`);
-        } else {
-          const sacSampler = await ctx.openSampler({ envOptions: { ...spec.task.envOptions, dense: true } });
-          const trainingFile = path.join(ctx.workDir, 'sac-training.snapshot');
-          if (await fileExists(trainingFile)) ctx.log(`gmps: SAC training continues from ${trainingFile}`);
-          const { agent, history } = await trainSac({
-            sampler: sacSampler,
-            tasks,
-            envSteps: settings.sacSteps,
-            config: { seed: ctx.seed, hidden: settings.sacHidden, warmupSteps: settings.sacWarmup },
-            onRound: (s) => ctx.log(`sac round ${s.round}: ${s.envSteps} steps, exploration return ${s.meanReturn.toFixed(1)}, success ${s.successRate.toFixed(2)}`),
-            // a long SAC training (Ant: 100 000 steps at `medium`) continues from its last round when started again
-            snapshot: { file: trainingFile },
-          });
-          sacAgent = agent;
-          expertSamples = agent.envSteps;
-          extra.sacFinalReturn = history.at(-1)?.meanReturn;
-          // the experts' training curve (exploration episodes of each round) goes into the run's JSON
-          const curve: SacCurvePoint[] = history.map((h) => ({ envSteps: h.envSteps, meanReturn: h.meanReturn, successRate: h.successRate }));
-          extra.sacCurve = curve;
-          expert = { kind: 'agent', expert: agent };
-          await saveSacExpert(expertFile, agent, { settings, finalReturn: extra.sacFinalReturn ?? null, curve });
-        }
+        const sac = await sacExperts(spec, ctx, sampler, config.numTasks, config.numHeldOut);
+        sacAgent = sac.agent;
+        expertSamples = sac.agent.envSteps;
+        Object.assign(extra, sac.extra);
+        expert = { kind: 'agent', expert: sac.agent };
+        expertRestored = sac.restored;
       }
       // A run stopped part-way continues from its meta-training checkpoint (written every iteration).
       // With SAC experts only when they were restored: experts trained afresh are other experts.
@@ -456,34 +477,48 @@ const multitaskImitation: Algorithm = {
   async run(spec: RunSpec, ctx: RunContext): Promise<RunCurve> {
     const cfg = spec.config;
     const mode = runObsMode(cfg);
-    if (cfg.expert === 'sac') throw new Error('MultiTask-imitation uses scripted experts here; SAC-expert demonstrations are not wired yet');
+    if (cfg.expert !== undefined && cfg.expert !== 'sac' && cfg.expert !== 'scripted') throw new Error(`MultiTask-imitation run config 'expert' must be 'scripted' or 'sac', got ${JSON.stringify(cfg.expert)}`);
     const { multiTaskImitation } = await import('../multitask.js');
     const { rolloutExpert, scriptedExpert } = await import('../expert.js');
     const { toTaskDemos } = await import('../trajectory.js');
     const sampler = await ctx.openSampler();
-    const drawn = await seedTasks(spec, ctx.seed, num(cfg, 'numTasks', 10), num(cfg, 'numHeldOut', 5));
-    const expertTrajs = await rolloutExpert(sampler, scriptedExpert, drawn.tasks, num(cfg, 'demosPerTask', 5));
-    const demos = expertTrajs.map((g) => toTaskDemos(g, mode, 'expert'));
-    const res = await multiTaskImitation({
-      sampler,
-      ...(await dims(sampler)),
-      demos,
-      heldOut: drawn.heldOut,
-      config: {
-        seed: ctx.seed,
-        hidden: (cfg.hidden as number[] | undefined) ?? [100, 100],
-        bcSteps: num(cfg, 'bcSteps', 500),
-        lr: num(cfg, 'lr', 1e-3),
-        fineTuneSteps: num(cfg, 'adaptSteps', 3),
-        rolloutsPerStep: num(cfg, 'adaptRollouts', 10),
-        fineTuneStepSize: num(cfg, 'fineTuneStepSize', 0.1),
-        ...(cfg.initStd !== undefined ? { initStd: num(cfg, 'initStd', 1) } : {}),
-        ...(cfg.bcBatch !== undefined ? { bcBatch: num(cfg, 'bcBatch', 0) } : {}),
-        obsMode: mode,
-      },
-    });
+    const numTasks = num(cfg, 'numTasks', 10);
+    const numHeldOut = num(cfg, 'numHeldOut', 5);
+    const drawn = await seedTasks(spec, ctx.seed, numTasks, numHeldOut);
+    // The demonstrations come from the envs' scripted controllers, or (expert 'sac', as GMPS's on Ant)
+    // from contextual SAC experts trained first, whose samples count.
+    const sac = cfg.expert === 'sac' ? await sacExperts(spec, ctx, sampler, numTasks, numHeldOut) : undefined;
+    let res: Awaited<ReturnType<typeof multiTaskImitation>>;
+    let demoSamples = 0;
+    try {
+      const expertTrajs = await rolloutExpert(sampler, sac?.agent ?? scriptedExpert, drawn.tasks, num(cfg, 'demosPerTask', 5));
+      demoSamples = expertTrajs.flat().reduce((n, tr) => n + tr.length, 0);
+      // a SAC expert's rollouts execute its (deterministic) actions; the scripted one's also record them as labels
+      const demos = expertTrajs.map((g) => toTaskDemos(g, mode, sac ? 'actions' : 'expert'));
+      res = await multiTaskImitation({
+        sampler,
+        ...(await dims(sampler)),
+        demos,
+        heldOut: drawn.heldOut,
+        config: {
+          seed: ctx.seed,
+          hidden: (cfg.hidden as number[] | undefined) ?? [100, 100],
+          bcSteps: num(cfg, 'bcSteps', 500),
+          lr: num(cfg, 'lr', 1e-3),
+          fineTuneSteps: num(cfg, 'adaptSteps', 3),
+          rolloutsPerStep: num(cfg, 'adaptRollouts', 10),
+          fineTuneStepSize: num(cfg, 'fineTuneStepSize', 0.1),
+          ...(cfg.initStd !== undefined ? { initStd: num(cfg, 'initStd', 1) } : {}),
+          ...(cfg.bcBatch !== undefined ? { bcBatch: num(cfg, 'bcBatch', 0) } : {}),
+          obsMode: mode,
+        },
+      });
+    } finally {
+      sac?.agent.dispose();
+    }
     ctx.log(`multitask-imitation: behaviour-cloning loss ${res.bcLoss.toFixed(4)}`);
-    return { xAxis: 'adaptSteps', points: res.returns.map((y, k) => ({ x: k, y, success: res.success[k] })), extra: { bcLoss: res.bcLoss } };
+    const extra = { bcLoss: res.bcLoss, expertSamples: (sac?.agent.envSteps ?? 0) + demoSamples, ...(sac ? sac.extra : {}) };
+    return { xAxis: 'adaptSteps', points: res.returns.map((y, k) => ({ x: k, y, success: res.success[k] })), extra };
   },
 };
 
