@@ -21,7 +21,7 @@ import type { TaskParams } from '../../sim/types.js';
 import { computeAdvantages } from './advantages.js';
 import { Rng } from './rng.js';
 import type { ActFn, Sampler } from './sampler.js';
-import { stackField, succeeded, undiscountedReturn, type Trajectory } from './trajectory.js';
+import { stackField, stepsOf, succeeded, undiscountedReturn, type Trajectory } from './trajectory.js';
 
 export interface MaesnConfig {
   hidden: number[];
@@ -238,7 +238,7 @@ export class Maesn {
       }
     });
     const groups = await sampler.sample({ tasks, rolloutsPerTask: K, act: this.actWithLatents(latents) });
-    if (count) this.envSteps += groups.flat().reduce((s, tr) => s + tr.length, 0);
+    if (count) this.envSteps += stepsOf(groups);
     return { groups, eps };
   }
 

@@ -32,7 +32,7 @@ import { fileExists } from './checkpoint-path.js';
 import { Rng, type RngState } from './rng.js';
 import { checkSameSettings, readSnapshot, restoreTensors, type SnapshotOption, tensorArrays, writeSnapshot } from './snapshot.js';
 import type { Sampler } from './sampler.js';
-import { stackField, type ObsMode, type Trajectory } from './trajectory.js';
+import { stackField, stepsOf, type ObsMode, type Trajectory } from './trajectory.js';
 import { gaussianKl, trpoStep, type TrpoOptions } from './trpo.js';
 
 export interface MamlConfig {
@@ -322,7 +322,6 @@ export function mamlKl(policy: GmpsPolicy, theta: Params, alpha: Params, b: Maml
 }
 
 const avg = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-const steps = (groups: readonly Trajectory[][]): number => groups.reduce((s, g) => s + rowsOf(g), 0);
 
 function checkConfig(c: MamlConfig): void {
   for (const [k, v, min] of [
@@ -432,7 +431,7 @@ export async function mamlTrain(opts: MamlOptions): Promise<MamlResult> {
       } finally {
         adapted.forEach(disposeParams);
       }
-      envSamples += steps(pre) + steps(post);
+      envSamples += stepsOf(pre) + stepsOf(post);
       const batch = new MamlBatchParts(mamlSamples(pre, post, obsDim, opts.actDim, mode), c.tasksPerPart ?? (c.policyKind === 'vision' ? 1 : c.metaBatchSize));
       const split = (xs: tf.Tensor[]): [Params, Params] => {
         const th: Params = {};

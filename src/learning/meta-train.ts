@@ -41,7 +41,7 @@ import { writeLearningCurves } from './plot.js';
 import { createPolicy, defaultMlpConfig, disposeParams, visionTrunkNames, type GmpsPolicy, type Params, type PolicyConfig } from './policy/index.js';
 import { Rng } from './rng.js';
 import type { ActBatch, EnvSpec, Sampler } from './sampler.js';
-import { toTaskDemos, undiscountedReturn, writeVisionRow, type ObsMode, type Trajectory } from './trajectory.js';
+import { stepsOf, toTaskDemos, undiscountedReturn, writeVisionRow, type ObsMode, type Trajectory } from './trajectory.js';
 import type { TaskBatch, TaskDemos } from './types.js';
 
 /** GMPS samples adapted policies almost at their mean (gmps-reference §2.1). */
@@ -193,7 +193,6 @@ export function finalSuccess(tr: Trajectory): boolean {
 const mean = (xs: readonly number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
 export const meanReturn = (trajs: readonly Trajectory[]): number => mean(trajs.map(undiscountedReturn));
 export const successRate = (trajs: readonly Trajectory[]): number => mean(trajs.map((t) => (finalSuccess(t) ? 1 : 0)));
-const steps = (groups: readonly Trajectory[][]): number => groups.reduce((s, g) => s + g.reduce((a, t) => a + t.length, 0), 0);
 
 /**
  * An act function for the sampler: rollout r belongs to task floor(r / K) and acts with that
@@ -274,7 +273,7 @@ export async function evaluateAdaptation(
     preSuccess: mean(pre.map(successRate)),
     postSuccess: mean(post.map(successRate)),
   };
-  return { result, samples: steps(pre) + steps(post), pre, post, adapted };
+  return { result, samples: stepsOf(pre) + stepsOf(post), pre, post, adapted };
 }
 
 export type ExpertChoice = { kind: 'scripted' } | { kind: 'agent'; expert: Expert } | { kind: 'demos'; source: DemonstrationSource };
@@ -589,7 +588,7 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
     if (tasks.length === 0) throw new Error('the demonstration source holds no tasks');
     if (opts.expert?.kind === 'demos') checkDemonstrations(opts.expert.source, c, sampler.info.stateDim);
     const expertTrajs = await collectExpertData(opts.expert ?? { kind: 'scripted' }, sampler, tasks, c);
-    let expertSamples = steps(expertTrajs);
+    let expertSamples = stepsOf(expertTrajs);
     demos = expertTrajs.map((trajs) => expertDemos(trajs, c.obsMode));
     if (c.preImitationTask) {
       if (opts.expert?.kind === 'demos') {
@@ -600,7 +599,7 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
         ...c,
         demosPerTask: c.demosPerTask * tasks.length,
       });
-      expertSamples += steps(explore);
+      expertSamples += stepsOf(explore);
       preDemos = expertDemos(explore[0], c.obsMode);
     }
     state = {
@@ -666,7 +665,7 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
       }
     } else {
       trainTrajs = await sampler.sample({ tasks: state.tasks, rolloutsPerTask: K, act: policyAct(policy, () => learner.params, K, c.obsMode, rng) });
-      state.envSamples += steps(trainTrajs);
+      state.envSamples += stepsOf(trainTrajs);
       if (c.dagger) {
         const adapted = trainTrajs.map((g) => adaptStep(policy, learner.params, learner.stepSizes, toAdaptBatch(g, c.obsMode)));
         const post = await sampler.sample({
@@ -675,7 +674,7 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
           queryExpert: true,
           act: policyAct(policy, (k) => adapted[k], c.daggerRollouts, c.obsMode, rng, POST_UPDATE_STD_SCALE),
         });
-        state.envSamples += steps(post);
+        state.envSamples += stepsOf(post);
         adaptedForDagger = adapted;
         await aggregate(demos, post, daggerExpert!, c.obsMode);
       }

@@ -32,7 +32,7 @@ import { fileExists } from './checkpoint-path.js';
 import { Rng } from './rng.js';
 import { checkSameSettings, readSnapshot, restoreTensors, type SnapshotOption, tensorArrays, writeSnapshot } from './snapshot.js';
 import type { Sampler } from './sampler.js';
-import type { ObsMode, Trajectory } from './trajectory.js';
+import { stepsOf, type ObsMode } from './trajectory.js';
 import { gaussianKl, trpoStep, type TrpoOptions } from './trpo.js';
 import type { TaskDemos } from './types.js';
 
@@ -77,7 +77,6 @@ export function defaultMultiTaskConfig(task: TaskKind): MultiTaskConfig {
 }
 
 const avg = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-const steps = (groups: readonly Trajectory[][]): number => groups.reduce((s, g) => s + g.reduce((a, t) => a + t.length, 0), 0);
 
 /**
  * The baselines' policy: a (hidden) MLP on the state, or for `obsMode: 'vision'` the GMPS conv
@@ -105,7 +104,7 @@ async function evaluatePlain(sampler: Sampler, policy: GmpsPolicy, params: Param
   const ret = avg(trajs.map(meanReturn));
   const succ = avg(trajs.map(successRate));
   const result: EvalResult = { preReturn: ret, postReturn: ret, preSuccess: succ, postSuccess: succ };
-  return { result, samples: steps(trajs) };
+  return { result, samples: stepsOf(trajs) };
 }
 
 export interface MultiTaskResult {
@@ -187,7 +186,7 @@ export async function multiTaskTrain(opts: {
     if (c.evalEvery > 0 && itr % c.evalEvery === 0) await evaluate(itr);
     const rng = new Rng(`${c.seed}-multitask-itr-${itr}`);
     const groups = await sampler.sample({ tasks, rolloutsPerTask: K, act: policyAct(policy, () => params, K, mode, rng) });
-    envSamples += steps(groups);
+    envSamples += stepsOf(groups);
     const batches = groups.map((g) => toAdaptBatch(g, mode));
     const n = batches.reduce((s, b) => s + b.advantages.length, 0);
     const cat = (pick: (b: (typeof batches)[number]) => Float32Array) => {
@@ -406,7 +405,7 @@ export async function fineTune(
       try {
         for (let k = 0; k <= c.fineTuneSteps; k++) {
           const [trajs] = await sampler.sample({ tasks: [task], rolloutsPerTask: K, act: policyAct(policy, () => p, K, mode, rng) });
-          envSamples += steps([trajs]);
+          envSamples += stepsOf([trajs]);
           returns[k] += meanReturn(trajs) / tasks.length;
           success[k] += successRate(trajs) / tasks.length;
           if (k < c.fineTuneSteps) {

@@ -37,7 +37,7 @@ import {
 } from './snapshot.js';
 import type { ActFn, Sampler } from './sampler.js';
 import { Mlp, ReplayBuffer, type ReplayRows } from './sac.js';
-import { succeeded, undiscountedReturn, type Trajectory } from './trajectory.js';
+import { stepsOf, succeeded, undiscountedReturn, type Trajectory } from './trajectory.js';
 
 export interface PearlConfig {
   latentDim: number;
@@ -513,7 +513,7 @@ export class Pearl {
       posteriorSuccessRate: exploit.filter(succeeded).length / exploit.length,
       perTask: exploit.map(undiscountedReturn),
       posteriors,
-      envSteps: [...explore.flat(), ...exploit].reduce((s, tr) => s + tr.length, 0),
+      envSteps: stepsOf([...explore, exploit]),
     };
   }
 

@@ -66,6 +66,13 @@ export function obsDimOf(traj: Pick<Trajectory, 'stateDim' | 'imageShape'>, mode
   return traj.imageShape.height * traj.imageShape.width * 3 + 3;
 }
 
+/** Env steps in trajectory groups (e.g. one group per task): the samples they cost. */
+export function stepsOf(groups: readonly (readonly Trajectory[])[]): number {
+  let n = 0;
+  for (const g of groups) for (const tr of g) n += tr.length;
+  return n;
+}
+
 /**
  * Policy observation rows of several trajectories, stacked: `state` rows, or for vision the HWC
  * image scaled to [0, 1] followed by hand xyz (the GMPS conv policy's input layout).

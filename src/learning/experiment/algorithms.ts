@@ -480,7 +480,7 @@ const multitaskImitation: Algorithm = {
     if (cfg.expert !== undefined && cfg.expert !== 'sac' && cfg.expert !== 'scripted') throw new Error(`MultiTask-imitation run config 'expert' must be 'scripted' or 'sac', got ${JSON.stringify(cfg.expert)}`);
     const { multiTaskImitation } = await import('../multitask.js');
     const { rolloutExpert, scriptedExpert } = await import('../expert.js');
-    const { toTaskDemos } = await import('../trajectory.js');
+    const { stepsOf, toTaskDemos } = await import('../trajectory.js');
     const sampler = await ctx.openSampler();
     const numTasks = num(cfg, 'numTasks', 10);
     const numHeldOut = num(cfg, 'numHeldOut', 5);
@@ -488,11 +488,12 @@ const multitaskImitation: Algorithm = {
     // The demonstrations come from the envs' scripted controllers, or (expert 'sac', as GMPS's on Ant)
     // from contextual SAC experts trained first, whose samples count.
     const sac = cfg.expert === 'sac' ? await sacExperts(spec, ctx, sampler, numTasks, numHeldOut) : undefined;
+    const sacSamples = sac?.agent.envSteps ?? 0;
     let res: Awaited<ReturnType<typeof multiTaskImitation>>;
     let demoSamples = 0;
     try {
       const expertTrajs = await rolloutExpert(sampler, sac?.agent ?? scriptedExpert, drawn.tasks, num(cfg, 'demosPerTask', 5));
-      demoSamples = expertTrajs.flat().reduce((n, tr) => n + tr.length, 0);
+      demoSamples = stepsOf(expertTrajs);
       // a SAC expert's rollouts execute its (deterministic) actions; the scripted one's also record them as labels
       const demos = expertTrajs.map((g) => toTaskDemos(g, mode, sac ? 'actions' : 'expert'));
       res = await multiTaskImitation({
@@ -517,7 +518,7 @@ const multitaskImitation: Algorithm = {
       sac?.agent.dispose();
     }
     ctx.log(`multitask-imitation: behaviour-cloning loss ${res.bcLoss.toFixed(4)}`);
-    const extra = { bcLoss: res.bcLoss, expertSamples: (sac?.agent.envSteps ?? 0) + demoSamples, ...(sac ? sac.extra : {}) };
+    const extra = { bcLoss: res.bcLoss, expertSamples: sacSamples + demoSamples, ...(sac ? sac.extra : {}) };
     return { xAxis: 'adaptSteps', points: res.returns.map((y, k) => ({ x: k, y, success: res.success[k] })), extra };
   },
 };
