@@ -8,6 +8,7 @@ import { FIGURES, figureSpec, SCALES } from '../src/learning/experiment/figures.
 import { samplesToReach, writeReport } from '../src/learning/experiment/report.js';
 import { clockFile, partialFile, readPartials, runFigure } from '../src/learning/experiment/run.js';
 import type { Algorithm, RunSpec } from '../src/learning/experiment/types.js';
+import { experimentCli } from './helpers/experiment-cli.js';
 
 const calls: string[] = [];
 /** When set, the fake run stops (as if killed) after recording this many points. */
@@ -72,6 +73,15 @@ describe('baselines: experiment harness', function () {
     assert.deepEqual(calls, ['gmps/2', 'maml/2']);
     const json = JSON.parse(await readFile(path.join(dir, 'figX', 'maml-seed2.json'), 'utf8'));
     assert.equal(json.curve.points[3].y, 1 * 3 + 2);
+  });
+
+  it('--first-seed k runs only seeds k..n−1, and refuses a k that leaves no seed', async () => {
+    const st = await runFigure({ figure: 'figX', scale: 'small', runs, seeds: 3, firstSeed: 1, outDir: dir, workers: 0 });
+    assert.deepEqual(st.map((s) => [s.id, s.seed, s.status]), [['gmps', 1, 'ran'], ['gmps', 2, 'ran'], ['maml', 1, 'ran'], ['maml', 2, 'ran']]);
+    assert.deepEqual(calls, ['gmps/1', 'gmps/2', 'maml/1', 'maml/2']);
+    assert.deepEqual((await readdir(path.join(dir, 'figX'))).filter((f) => f.endsWith('.json')).sort(), ['gmps-seed1.json', 'gmps-seed2.json', 'maml-seed1.json', 'maml-seed2.json']);
+    await assert.rejects(runFigure({ figure: 'figX', scale: 'small', runs, seeds: 2, firstSeed: 2, outDir: dir, workers: 0 }), /firstSeed must be an integer in \[0, seeds − 1\] = \[0, 1\], got 2/);
+    await assert.rejects(experimentCli(['experiment', 'fig3-push', '--seeds', '2', '--first-seed', '2', '--out', dir]), /--first-seed 2 leaves no seed to run: seeds are 0\.\.1/);
   });
 
   it('records a failing run without stopping the others, and retries it next time', async () => {

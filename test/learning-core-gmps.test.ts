@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
+import { Adam } from '../src/learning/adam.js';
 import { initBackend } from '../src/learning/backend.js';
 import { adaptStep, GmpsLearner, importanceStats, metaGradients, metaLoss, metaLossLoop, prepareBatch } from '../src/learning/gmps.js';
 import { gaussianLogProb, innerGradients } from '../src/learning/policy/head.js';
@@ -190,6 +191,32 @@ describe('learning core: GMPS maths', function () {
       const free = value(() => metaLoss(policy, theta, stepSizes, b));
       assert.notEqual(clipped, free);
       assert.equal(value(() => metaLoss(policy, theta, stepSizes, b, { isClip: 1e30 })), free);
+      b.dispose();
+    });
+  });
+
+  it('isClipLow bounds the importance weights from below: batched and loop agree, two-sided with isClip, a loose bound changes nothing', () => {
+    tf.tidy(() => {
+      const policy = createPolicy(smallMlp('mlp'));
+      const { params: theta0, stepSizes } = policy.init(7);
+      const theta = perturbed(theta0, 0.3, 3);
+      const tasks = makeTasks(policy, theta0, [[6, 4], [9, 3]], 4);
+      const b = prepareBatch(policy, tasks);
+      const inner = (extra: { isClip?: number; isClipLow?: number }) =>
+        Array.from(innerGradients(policy.head, theta, { numTasks: 2, rowsPerTask: b.rowsPerTask, feat: b.obs, actions: b.actions, rowWeight: b.rowWeight, oldLogProb: b.oldLogProb, ...extra }, new Set(['b0'])).weights.dataSync());
+      const w = inner({});
+      const real = w.filter((_, r) => r % b.rowsPerTask < b.rowCounts[Math.floor(r / b.rowsPerTask)]);
+      assert.ok(Math.min(...real) < 0.9 && Math.max(...real) > 1.1, `weights on both sides of [0.9, 1.1]: ${Math.min(...real)}..${Math.max(...real)}`);
+      assert.deepEqual(inner({ isClipLow: 0.9 }), w.map((x) => Math.max(x, Math.fround(0.9))));
+      assert.deepEqual(inner({ isClip: 1.1, isClipLow: 0.9 }), w.map((x) => Math.min(Math.max(x, Math.fround(0.9)), Math.fround(1.1))));
+      const value = (f: () => tf.Scalar) => f().dataSync()[0];
+      const both = { isClip: 1.1, isClipLow: 0.9 };
+      const clipped = value(() => metaLoss(policy, theta, stepSizes, b, both));
+      assert.ok(Math.abs(clipped - value(() => metaLossLoop(policy, theta, stepSizes, tasks, both))) < 1e-5 * Math.max(1, Math.abs(clipped)));
+      assert.notEqual(clipped, value(() => metaLoss(policy, theta, stepSizes, b, { isClip: 1.1 })), 'the lower bound moves L_out');
+      assert.equal(value(() => metaLoss(policy, theta, stepSizes, b, { isClipLow: 1e-30 })), value(() => metaLoss(policy, theta, stepSizes, b)));
+      const stats = importanceStats(policy, theta, b, 1.1, 0.9);
+      assert.ok(Math.abs(stats.clippedFraction - real.filter((x) => x > 1.1 || x < 0.9).length / real.length) < 1e-9, 'clippedFraction counts both sides');
       b.dispose();
     });
   });
@@ -481,6 +508,50 @@ describe('learning core: GMPS on a tiny linear-Gaussian case, by hand', function
     assert.equal(learner.adam.step, 2);
     b.dispose();
     learner.dispose();
+  });
+
+  it('Adam with a warm-up of W steps scales lr_t by t/W up to step W, by its own step count, so a restored optimiser continues the ramp', () => {
+    const run = (warmup: number | undefined, steps: number, restoreAt?: number): number[] => {
+      let adam = new Adam({ lr: 0.1, ...(warmup ? { warmup } : {}) });
+      const x = tf.variable(tf.scalar(1));
+      const xs: number[] = [];
+      for (let t = 1; t <= steps; t++) {
+        if (t === restoreAt) {
+          const slots = Object.fromEntries(Object.entries(adam.slots()).map(([k, v]) => [k, tf.clone(v)]));
+          const step = adam.step;
+          adam.dispose();
+          adam = new Adam({ lr: 0.1, ...(warmup ? { warmup } : {}) });
+          adam.restore(step, slots);
+          Object.values(slots).forEach((v) => v.dispose());
+        }
+        adam.apply({ x }, { x: tf.scalar(2 * x.dataSync()[0]) }); // d(x²)/dx
+        xs.push(x.dataSync()[0]);
+      }
+      adam.dispose();
+      x.dispose();
+      return xs;
+    };
+    const byHand = (warmup: number, steps: number): number[] => {
+      let x = 1;
+      let m = 0;
+      let v = 0;
+      const xs: number[] = [];
+      for (let t = 1; t <= steps; t++) {
+        const g = 2 * x;
+        m = 0.9 * m + 0.1 * g;
+        v = 0.999 * v + 0.001 * g * g;
+        const lrT = (Math.min(1, t / warmup) * 0.1 * Math.sqrt(1 - 0.999 ** t)) / (1 - 0.9 ** t);
+        x -= (lrT * m) / (Math.sqrt(v) + 1e-8);
+        xs.push(x);
+      }
+      return xs;
+    };
+    const warm = run(4, 6);
+    byHand(4, 6).forEach((e, i) => close(warm[i], e, 1e-5, `x after step ${i + 1} with a warm-up of 4`));
+    close(1 - warm[0], 0.1 / 4, 1e-5, 'the first step is a quarter of lr');
+    const plain = run(undefined, 6);
+    byHand(1, 6).forEach((e, i) => close(plain[i], e, 1e-5, `x after step ${i + 1} without a warm-up`));
+    assert.deepEqual(run(4, 6, 3), warm, 'restored at step 3, the ramp goes on from there');
   });
 
   it('adaptStep is φ = θ − α ⊙ ∇(−mean(log π · A)) with w ≡ 1', () => {

@@ -393,6 +393,30 @@ describe('GMPS meta-training (point task)', function () {
     );
   });
 
+  it('--lr-warmup and --is-clip-low reach the optimiser and the meta-loss, are recorded, and bad values are refused by name', async () => {
+    const cfg = pointConfig({ numTasks: 2, numHeldOut: 0, rolloutsPerTask: 3, iterations: 1, adamSteps: 3, evalEvery: 0 });
+    const start = await metaTrain({ config: cfg, sampler, stopAfter: 0 });
+    const plain = await metaTrain({ config: cfg, sampler });
+    const warm = await metaTrain({ config: { ...cfg, lrWarmup: 6, isClip: 2, isClipLow: 0.5 }, sampler, outDir: path.join(dir, 'warm') });
+    try {
+      assert.equal(warm.learner.adam.opts.warmup, 6);
+      assert.equal(warm.learner.opts.isClipLow, 0.5);
+      assert.equal(warm.state.config.lrWarmup, 6, 'kept in the checkpoint config, so a resumed run ramps on');
+      // The same rollouts (same seed); Adam's steps are about lr_t each, here a sixth, a third and a half of lr:
+      // θ moves about a third as far from where it started.
+      const moved = (r: typeof plain) => Object.entries(r.learner.params).reduce((acc, [name, v]) => acc + tf.tidy(() => tf.sum(tf.abs(tf.sub(v, start.learner.params[name]))).dataSync()[0]), 0);
+      const ratio = moved(warm) / moved(plain);
+      assert.ok(ratio > 0.2 && ratio < 0.5, `θ moved ${ratio.toFixed(3)} times as far with the warm-up`);
+    } finally {
+      plain.dispose();
+      warm.dispose();
+      start.dispose();
+    }
+    await assert.rejects(metaTrain({ config: { ...cfg, isClipLow: 0 }, sampler }), /isClipLow must be in \(0, 1\]/);
+    await assert.rejects(metaTrain({ config: { ...cfg, isClipLow: 1.5 }, sampler }), /isClipLow must be in \(0, 1\]/);
+    await assert.rejects(metaTrain({ config: { ...cfg, lrWarmup: 2.5 }, sampler }), /lrWarmup must be an integer >= 0/);
+  });
+
   it('--init-from with a new σ and scaled step sizes: log-std set, α scaled, recorded; α·(S/σ)² takes the same inner step on the same rollouts', async () => {
     const cfg = pointConfig({ numTasks: 2, numHeldOut: 1, rolloutsPerTask: 3, iterations: 2, adamSteps: 3, evalEvery: 2, learnStd: false, policy: { ...pointConfig().policy, initStd: 0.5 } });
     const src = await metaTrain({ config: cfg, sampler, outDir: path.join(dir, 'std-src') });

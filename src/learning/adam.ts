@@ -1,7 +1,8 @@
 /**
  * Adam exactly as TF1's tf.train.AdamOptimizer (which GMPS used): one global step count,
  * lr_t = lr·√(1−β2^t)/(1−β1^t), θ ← θ − lr_t·m/(√v + ε). Slots persist across calls and can be
- * saved and restored, so meta-training resumes exactly. A parameter that receives no gradient in
+ * saved and restored, so meta-training resumes exactly. An optional linear warm-up scales lr_t by
+ * min(1, t / warmup) (not in TF1's optimiser; 0, the default, is none). A parameter that receives no gradient in
  * a call keeps its slots unchanged (as TF does for a None gradient).
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -11,6 +12,8 @@ export interface AdamOptions {
   beta1: number;
   beta2: number;
   epsilon: number;
+  /** Steps over which the learning rate ramps linearly from lr/warmup to lr (0: none). */
+  warmup?: number;
 }
 
 export const ADAM_DEFAULTS: AdamOptions = { lr: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
@@ -28,10 +31,11 @@ export class Adam {
 
   /** Applies one update to `vars` with `grads` (same keys; missing keys are skipped). */
   apply(vars: Record<string, tf.Variable>, grads: Record<string, tf.Tensor>): void {
-    const { lr, beta1, beta2, epsilon } = this.opts;
+    const { lr, beta1, beta2, epsilon, warmup } = this.opts;
     this.step += 1;
     const t = this.step;
-    const lrT = (lr * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
+    const ramp = warmup ? Math.min(1, t / warmup) : 1;
+    const lrT = (ramp * lr * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
     tf.tidy(() => {
       for (const [name, g] of Object.entries(grads)) {
         const x = vars[name];

@@ -133,6 +133,12 @@ export interface MetaLossOptions {
    */
   isClip?: number;
   /**
+   * Lower bound on the importance weights (default none, as GMPS). With `isClip`, a two-sided clip
+   * [isClipLow, isClip]: the rows whose probability θ has lowered keep a share of the inner step
+   * too, so the recomputed inner gradient drifts less from the one taken at θ0.
+   */
+  isClipLow?: number;
+  /**
    * Weight β of a pre-update imitation term β·L_BC(θ) added to L_out (default 0, as GMPS): the
    * unadapted mean imitates every task's demonstrations, i.e. the task-average behaviour. GMPS's
    * meta-gradient does not see how θ shapes the pre-update rollouts; this term keeps them where the
@@ -153,7 +159,7 @@ export interface MetaLossOptions {
  * How far θ has drifted from the parameters θ0 that sampled a batch, seen through the importance
  * weights w = π_θ/π_θ0 of its pre-update rows (before any clip). Per task, the effective sample
  * size (Σw)²/Σw² as a fraction of its rows: 1 while θ = θ0, small when a few rows carry the inner
- * gradient. `clippedFraction` counts the rows above `isClip` (0 without one).
+ * gradient. `clippedFraction` counts the rows above `isClip` or below `isClipLow` (0 without them).
  */
 export interface ImportanceStats {
   essFractionMedian: number;
@@ -163,7 +169,7 @@ export interface ImportanceStats {
   clippedFraction: number;
 }
 
-export function importanceStats(policy: GmpsPolicy, theta: Params, b: PreparedBatch, isClip?: number): ImportanceStats {
+export function importanceStats(policy: GmpsPolicy, theta: Params, b: PreparedBatch, isClip?: number, isClipLow?: number): ImportanceStats {
   const logp = tf.tidy(() => policy.logProb(theta, b.obs, b.actions).dataSync());
   const old = b.oldLogProb.dataSync();
   const ess: number[] = [];
@@ -187,7 +193,7 @@ export function importanceStats(policy: GmpsPolicy, theta: Params, b: PreparedBa
       const w = Math.exp(lw);
       if (w < minWeight) minWeight = w;
       if (w > maxWeight) maxWeight = w;
-      if (isClip !== undefined && w > isClip) clipped++;
+      if ((isClip !== undefined && w > isClip) || (isClipLow !== undefined && w < isClipLow)) clipped++;
     }
     rows += b.rowCounts[i];
     ess.push((s1 * s1) / s2 / b.rowCounts[i]);
@@ -237,6 +243,7 @@ export function metaLoss(policy: GmpsPolicy, theta: Params, alpha: Params, b: Pr
       rowWeight: b.rowWeight,
       oldLogProb: opts.importanceWeights === false ? undefined : b.oldLogProb,
       isClip: opts.isClip,
+      isClipLow: opts.isClipLow,
     },
     new Set(names),
   );
@@ -285,6 +292,7 @@ export function metaLossLoop(
       const logp = policy.logProb(p, obs, act);
       let w = opts.importanceWeights === false ? tf.onesLike(logp) : tf.exp(tf.sub(stopGradient(logp), oldLogp));
       if (opts.importanceWeights !== false && opts.isClip !== undefined) w = tf.minimum(w, opts.isClip);
+      if (opts.importanceWeights !== false && opts.isClipLow !== undefined) w = tf.maximum(w, opts.isClipLow);
       return tf.neg(tf.mean(tf.mul(tf.mul(logp, w), adv))) as tf.Scalar;
     };
     const g = tf.grads(innerLoss)(names.map((nm) => theta[nm]));

@@ -85,6 +85,14 @@ export interface MetaTrainConfig {
   tasksPerStep?: number;
   /** Upper bound on the inner step's importance weights (absent: none, as GMPS). */
   isClip?: number;
+  /** Lower bound on the inner step's importance weights (absent: none, as GMPS). */
+  isClipLow?: number;
+  /**
+   * Adam steps over which the learning rate ramps linearly up to `lr` (absent or 0: none, as GMPS),
+   * counted by the optimiser's own step, so a resumed run continues the ramp. For a start from a
+   * checkpoint (`initFrom`), whose Adam moments are new and whose first steps are otherwise full-size.
+   */
+  lrWarmup?: number;
   /**
    * Vision: Adam leaves the trunk (convs, soft-argmax temperature, any read-out) as it is and
    * meta-trains the FC block, z and α only (absent: the whole network, as GMPS). For a trunk
@@ -416,6 +424,10 @@ function checkConfig(c: MetaTrainConfig): void {
   }
   if (c.freezeTrunk && c.obsMode !== 'vision') throw new Error('freezeTrunk freezes a vision policy\'s convs: the policy here is a state policy');
   if (c.isClip !== undefined && !(c.isClip >= 1)) throw new Error(`isClip must be >= 1 (it bounds the importance weights from above), got ${c.isClip}`);
+  if (c.isClipLow !== undefined && !(c.isClipLow > 0 && c.isClipLow <= 1)) {
+    throw new Error(`isClipLow must be in (0, 1] (it bounds the importance weights from below), got ${c.isClipLow}`);
+  }
+  if (c.lrWarmup !== undefined && !(Number.isInteger(c.lrWarmup) && c.lrWarmup >= 0)) throw new Error(`lrWarmup must be an integer >= 0 (Adam steps), got ${c.lrWarmup}`);
 }
 
 /** A vision policy needs a sampler whose envs render images of the policy's size. */
@@ -499,9 +511,10 @@ export function taskChunks(n: number, size: number, rng: Rng): number[][] {
 
 export function learnerOptions(c: MetaTrainConfig): GmpsLearnerOptions {
   return {
-    adam: { lr: c.lr },
+    adam: { lr: c.lr, ...(c.lrWarmup ? { warmup: c.lrWarmup } : {}) },
     frozen: [...(c.learnStd === false ? ['logStd'] : []), ...(c.freezeTrunk && c.policy.vision ? visionTrunkNames(c.policy.vision) : [])],
     ...(c.isClip !== undefined ? { isClip: c.isClip } : {}),
+    ...(c.isClipLow !== undefined ? { isClipLow: c.isClipLow } : {}),
     ...(c.preImitation ? { preImitation: c.preImitation } : {}),
   };
 }
@@ -698,7 +711,7 @@ export async function metaTrain(opts: MetaTrainOptions): Promise<MetaTrainResult
         let l: number;
         try {
           l = learner.metaStep(batch);
-          if (s === c.adamSteps - 1) importance = importanceStats(policy, learner.params, batch, c.isClip);
+          if (s === c.adamSteps - 1) importance = importanceStats(policy, learner.params, batch, c.isClip, c.isClipLow);
         } catch (err) {
           throw explainBackendAbort(err);
         } finally {

@@ -18,6 +18,7 @@ export function registerExperiment(program: Command, _bench: Command): void {
     .argument('<figure>', 'fig3-push, fig3-ant, fig4-ant-ood, fig5-door-sparse, fig5-ant-sparse, fig5-vision-push, fig6-door or fig6-vision-push')
     .option('--scale <scale>', "'small' (minutes per run on 2 cores), 'medium' (the paper's task and rollout counts, hours per run) or 'paper' (appendix D sizes)", 'small')
     .option('--seeds <n>', 'seeds 0..n-1 per run', '3')
+    .option('--first-seed <k>', 'start at seed k (seeds k..n-1), e.g. to run another seed elsewhere', '0')
     .option('--out <dir>', 'result directory (one subfolder per figure)', 'experiments/results')
     .option('--only <ids>', 'comma-separated run ids of the figure (e.g. gmps,maml)')
     .option('--workers <n>', 'env worker threads per sampler (0: main thread)', '1')
@@ -32,6 +33,8 @@ export function registerExperiment(program: Command, _bench: Command): void {
       const scale = o.scale as string;
       if (!isScale(scale)) throw new CliError(`--scale must be ${SCALES.join(', ')}; got '${scale}'`);
       const seeds = int('--seeds', o.seeds as string, 1);
+      const firstSeed = int('--first-seed', o.firstSeed as string, 0);
+      if (firstSeed >= seeds) throw new CliError(`--first-seed ${firstSeed} leaves no seed to run: seeds are 0..${seeds - 1} (--seeds ${seeds})`);
       const spec = figureSpec(figure, scale);
       if (o.gmpsCheckpoint) {
         const gmpsRuns = spec.runs.filter((r) => r.algorithm === 'gmps');
@@ -59,6 +62,7 @@ export function registerExperiment(program: Command, _bench: Command): void {
           scale,
           runs: spec.runs,
           seeds,
+          firstSeed,
           outDir: o.out as string,
           workers: int('--workers', o.workers as string, 0),
           envs: int('--envs', o.envs as string, 1),

@@ -193,6 +193,8 @@ interface MetaTrainCli {
   fixedStd?: boolean;
   tasksPerStep: string;
   isClip?: string;
+  isClipLow?: string;
+  lrWarmup?: string;
   freezeTrunk?: boolean;
   preImitation?: string;
   preImitationTarget?: string;
@@ -301,6 +303,8 @@ async function runMetaTrain(o: MetaTrainCli, cmd?: Command): Promise<void> {
     learnStd: !o.fixedStd,
     tasksPerStep: int('--tasks-per-step', o.tasksPerStep, 0),
     ...(o.isClip !== undefined ? { isClip: num('--is-clip', o.isClip) } : {}),
+    ...(o.isClipLow !== undefined ? { isClipLow: num('--is-clip-low', o.isClipLow) } : {}),
+    ...(o.lrWarmup !== undefined ? { lrWarmup: int('--lr-warmup', o.lrWarmup, 0) } : {}),
     ...(o.freezeTrunk ? { freezeTrunk: true } : {}),
     ...(o.preImitation !== undefined ? { preImitation: num('--pre-imitation', o.preImitation) } : {}),
     ...(o.preImitationTarget !== undefined ? { preImitationTask: preImitationTask(task, o.preImitationTarget) } : {}),
@@ -453,6 +457,8 @@ export function registerLearning(program: Command, _bench: Command): void {
     .option('--init-std <s>', 'initial σ of the policy (GMPS: 1); the pre-update rollouts explore with it', '1')
     .option('--fixed-std', 'keep σ at --init-std instead of meta-training the log-std')
     .option('--is-clip <w>', 'upper bound on the inner step\'s importance weights (default: none, as GMPS); helps a small --init-std')
+    .option('--is-clip-low <w>', 'lower bound on the inner step\'s importance weights, in (0, 1] (default: none, as GMPS); with --is-clip a two-sided clip')
+    .option('--lr-warmup <steps>', 'ramp the Adam learning rate linearly up to --lr over this many Adam steps (default: none, as GMPS); for --init-from, whose Adam moments start from zero')
     .option('--freeze-trunk', 'vision: meta-train the FC block, z and α only and leave the convs, soft-argmax and any read-out as they are (e.g. a trunk fitted by gmps vision-init; default: the whole network, as GMPS)')
     .option('--pre-imitation <b>', 'weight of a behaviour-cloning term on the unadapted policy (default: none, as GMPS); keeps the pre-update rollouts at the task-average behaviour')
     .option('--pre-imitation-target <deg|x,y>', 'the task whose expert the --pre-imitation term imitates instead of every task\'s (a door angle in degrees, a push/point goal x,y); the door\'s widest target (60) makes the pre-update rollouts open the door through every target')

@@ -32,6 +32,8 @@ export interface RunFigureOptions {
   scale: string;
   runs: readonly RunSpec[];
   seeds: number;
+  /** Run seeds firstSeed..seeds−1 only (default 0), e.g. to put another seed on a second machine. */
+  firstSeed?: number;
   outDir: string;
   /** Env worker threads per sampler (0: envs in the main thread). Default 1. */
   workers?: number;
@@ -98,6 +100,10 @@ async function writeAtomic(file: string, value: unknown): Promise<void> {
 
 export async function runFigure(opts: RunFigureOptions): Promise<RunStatus[]> {
   if (!Number.isInteger(opts.seeds) || opts.seeds < 1) throw new Error(`seeds must be a positive integer, got ${opts.seeds}`);
+  const firstSeed = opts.firstSeed ?? 0;
+  if (!Number.isInteger(firstSeed) || firstSeed < 0 || firstSeed >= opts.seeds) {
+    throw new Error(`firstSeed must be an integer in [0, seeds − 1] = [0, ${opts.seeds - 1}], got ${opts.firstSeed}`);
+  }
   const log = opts.log ?? (() => {});
   const known = new Set(opts.runs.map((r) => r.id));
   for (const id of opts.only ?? []) if (!known.has(id)) throw new Error(`figure ${opts.figure} has no run '${id}'; runs: ${[...known].join(', ')}`);
@@ -105,7 +111,7 @@ export async function runFigure(opts: RunFigureOptions): Promise<RunStatus[]> {
   for (const r of selected) getAlgorithm(r.algorithm); // fail early on an unknown algorithm
   const out: RunStatus[] = [];
   for (const spec of selected) {
-    for (let seed = 0; seed < opts.seeds; seed++) {
+    for (let seed = firstSeed; seed < opts.seeds; seed++) {
       const file = resultFile(opts.outDir, opts.figure, spec.id, seed);
       if (await fileExists(file)) {
         log(`${opts.figure}/${spec.id} seed ${seed}: done already (${file})`);

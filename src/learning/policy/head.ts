@@ -171,6 +171,8 @@ export interface InnerBatch {
   oldLogProb?: tf.Tensor1D;
   /** Upper bound on the importance weights (absent: unbounded, as GMPS). */
   isClip?: number;
+  /** Lower bound on the importance weights (absent: none, as GMPS). */
+  isClipLow?: number;
 }
 
 export interface InnerGradResult {
@@ -210,6 +212,7 @@ export function innerGradients(c: HeadConfig, p: Params, b: InnerBatch, wanted: 
   if (b.oldLogProb) {
     weights = tf.exp(tf.sub(stopGradient(logProb), b.oldLogProb)) as tf.Tensor1D;
     if (b.isClip !== undefined) weights = tf.minimum(weights, b.isClip) as tf.Tensor1D;
+    if (b.isClipLow !== undefined) weights = tf.maximum(weights, b.isClipLow) as tf.Tensor1D;
   } else {
     weights = tf.onesLike(logProb);
   }
