@@ -32,7 +32,10 @@ const fake: Algorithm = {
       fakeClock?.tick(100_000);
       await ctx.point(p);
     }
-    return { xAxis: 'envSamples', points };
+    // With `sacRounds`, as GMPS with contextual SAC experts: their samples and training curve in `extra`.
+    const rounds = spec.config.sacRounds as number | undefined;
+    const extra = rounds ? { expertSamples: 100 * rounds + 7, sacCurve: Array.from({ length: rounds }, (_, i) => ({ envSteps: 100 * (i + 1), meanReturn: 10 * i + ctx.seed, successRate: i / rounds })) } : undefined;
+    return { xAxis: 'envSamples', points, ...(extra ? { extra } : {}) };
   },
 };
 
@@ -187,6 +190,19 @@ describe('baselines: experiment harness', function () {
     assert.equal(sparse.ratio, null);
     assert.equal(sparse.note, 'MAML never rose above its first evaluation (0.50)');
     assert.match(again.markdown, /fig5-door-sparse \| 0\.50 \| 0 \| 0 \| — \| — \| MAML never rose/);
+  });
+
+  it('report: a table of the RL-trained experts of finished runs (samples, SAC curve at five rounds, final success); none without them', async () => {
+    await runFigure({ figure: 'fig3-push', scale: 'small', runs, seeds: 1, outDir: dir, workers: 0 });
+    const none = await writeReport(dir);
+    assert.deepEqual(none.experts, []);
+    assert.doesNotMatch(none.markdown, /Experts trained by RL/);
+    const withSac: RunSpec[] = [{ ...runs[0], config: { slope: 4, sacRounds: 9 } }];
+    await runFigure({ figure: 'fig3-ant', scale: 'small', runs: withSac, seeds: 2, outDir: dir, workers: 0 });
+    const report = await writeReport(dir);
+    assert.deepEqual(report.experts.map((e) => [e.figure, e.id, e.seed, e.expertSamples, e.curve.length]), [['fig3-ant', 'gmps', 0, 907, 9], ['fig3-ant', 'gmps', 1, 907, 9]]);
+    assert.match(report.markdown, /\| fig3-ant \| gmps \| 1 \| 907 \| 100 → 1\.0, 300 → 21\.0, 500 → 41\.0, 700 → 61\.0, 900 → 81\.0 \| 0\.89 \|/);
+    assert.deepEqual(JSON.parse(await readFile(path.join(dir, 'report.json'), 'utf8')).experts, report.experts);
   });
 
   it('every algorithm plots held-out tasks unless a run asks otherwise, and every training-curve run has held-out tasks', () => {

@@ -91,7 +91,7 @@ export function registerExperiment(program: Command, _bench: Command): void {
       } catch (err) {
         throw new CliError(err instanceof Error ? err.message : String(err));
       }
-      if (o.json) process.stdout.write(`${JSON.stringify({ figures: report.figures, ratios: report.ratios, unfinished: report.unfinished })}\n`);
+      if (o.json) process.stdout.write(`${JSON.stringify({ figures: report.figures, ratios: report.ratios, unfinished: report.unfinished, experts: report.experts })}\n`);
       else process.stdout.write(report.markdown);
     });
 }

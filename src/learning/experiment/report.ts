@@ -11,6 +11,10 @@
  * of their own, with the iteration they continue after when started again (their snapshot or
  * checkpoint in the work directory), and left out of the charts and ratios, whose seed means need
  * whole curves.
+ *
+ * Runs whose experts were trained by RL first (contextual SAC on Ant) get a table of their own: the
+ * experts' samples (part of the run's x) and their training curve, the exploration return by round,
+ * from the result file's `extra` (`expertSamples`, `sacCurve`).
  */
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -50,11 +54,34 @@ export interface UnfinishedRun {
   savedIterations?: number;
 }
 
+/** The RL-trained experts of a finished run (GMPS and MultiTask-imitation with `expert: 'sac'`). */
+export interface ExpertTraining {
+  figure: string;
+  id: string;
+  seed: number;
+  /** Every sample the experts took: SAC's training steps plus any demonstrations (`extra.expertSamples`). */
+  expertSamples: number | null;
+  /** SAC's rounds: env steps so far, mean exploration return and success of the round's episodes. */
+  curve: { envSteps: number; meanReturn: number; successRate: number }[];
+}
+
 export interface Report {
   figures: FigureReport[];
   ratios: RatioRow[];
   unfinished: UnfinishedRun[];
+  experts: ExpertTraining[];
   markdown: string;
+}
+
+function isSacCurve(v: unknown): v is ExpertTraining['curve'] {
+  return Array.isArray(v) && v.every((p) => p && typeof p === 'object' && ['envSteps', 'meanReturn', 'successRate'].every((k) => Number.isFinite((p as Record<string, unknown>)[k])));
+}
+
+/** The experts' curve at about five evenly spaced rounds, first and last included. */
+function sacSummary(curve: ExpertTraining['curve']): string {
+  const n = curve.length;
+  const idx = [...new Set([0, Math.round((n - 1) / 4), Math.round((n - 1) / 2), Math.round((3 * (n - 1)) / 4), n - 1])];
+  return idx.map((i) => `${curve[i].envSteps} → ${curve[i].meanReturn.toFixed(1)}`).join(', ');
 }
 
 /** Mean curve over seeds: x of the shortest seed, y per seed truncated to it. */
@@ -80,12 +107,19 @@ export async function writeReport(dir: string): Promise<Report> {
   const figures: FigureReport[] = [];
   const ratios: RatioRow[] = [];
   const unfinished: UnfinishedRun[] = [];
+  const experts: ExpertTraining[] = [];
   for (const fig of names) {
     for (const p of await readPartials(path.join(dir, fig))) {
       const saved = await savedIterations(dir, fig, p.id, p.seed);
       unfinished.push({ figure: fig, id: p.id, seed: p.seed, points: p.points, seconds: p.seconds, updatedAt: p.updatedAt, ...(saved !== undefined ? { savedIterations: saved } : {}) });
     }
     const results = (await readResults(path.join(dir, fig))).filter((r) => r.curve.points.length > 0);
+    for (const r of results) {
+      const sac = r.curve.extra?.sacCurve;
+      if (!isSacCurve(sac) || !sac.length) continue;
+      const samples = r.curve.extra?.expertSamples;
+      experts.push({ figure: fig, id: r.id, seed: r.seed, expertSamples: typeof samples === 'number' ? samples : null, curve: sac });
+    }
     if (!results.length) continue;
     const byId = new Map<string, RunResult[]>();
     for (const r of results) byId.set(r.id, [...(byId.get(r.id) ?? []), r]);
@@ -133,6 +167,13 @@ export async function writeReport(dir: string): Promise<Report> {
   for (const r of ratios) {
     lines.push(`| ${r.figure} | ${r.target.toFixed(2)} | ${fmt(r.gmpsSamples)} | ${fmt(r.mamlSamples)} | ${fmt(r.ratio, 1)} | ${r.paperRatio ? `~${r.paperRatio}x` : '—'} | ${r.note ?? ''} |`);
   }
+  if (experts.length) {
+    lines.push('', '## Experts trained by RL first (their samples are in the run\'s x)', '');
+    lines.push('| figure | run | seed | expert samples | SAC: env steps → mean exploration return | final success |', '|---|---|---|---|---|---|');
+    for (const e of experts) {
+      lines.push(`| ${e.figure} | ${e.id} | ${e.seed} | ${fmt(e.expertSamples)} | ${sacSummary(e.curve)} | ${e.curve[e.curve.length - 1].successRate.toFixed(2)} |`);
+    }
+  }
   if (unfinished.length) {
     lines.push('', '## Unfinished runs (curve so far; not in the charts or ratios)', '');
     lines.push(
@@ -147,6 +188,6 @@ export async function writeReport(dir: string): Promise<Report> {
   }
   const markdown = `${lines.join('\n')}\n`;
   await writeFile(path.join(dir, 'report.md'), markdown);
-  await writeFile(path.join(dir, 'report.json'), `${JSON.stringify({ figures, ratios, unfinished }, null, 1)}\n`);
-  return { figures, ratios, unfinished, markdown };
+  await writeFile(path.join(dir, 'report.json'), `${JSON.stringify({ figures, ratios, unfinished, experts }, null, 1)}\n`);
+  return { figures, ratios, unfinished, experts, markdown };
 }
