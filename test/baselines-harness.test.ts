@@ -34,7 +34,9 @@ const fake: Algorithm = {
     }
     // With `sacRounds`, as GMPS with contextual SAC experts: their samples and training curve in `extra`.
     const rounds = spec.config.sacRounds as number | undefined;
-    const extra = rounds ? { expertSamples: 100 * rounds + 7, sacCurve: Array.from({ length: rounds }, (_, i) => ({ envSteps: 100 * (i + 1), meanReturn: 10 * i + ctx.seed, successRate: i / rounds })) } : undefined;
+    const curve = rounds ? Array.from({ length: rounds }, (_, i) => ({ envSteps: 100 * (i + 1), meanReturn: 10 * i + ctx.seed, successRate: i / rounds })) : [];
+    // `sacCurveKept: false`: a run from before the curve was kept, with the last round's return only
+    const extra = rounds ? { expertSamples: 100 * rounds + 7, sacFinalReturn: curve[rounds - 1].meanReturn, ...(spec.config.sacCurveKept === false ? {} : { sacCurve: curve }) } : undefined;
     return { xAxis: 'envSamples', points, ...(extra ? { extra } : {}) };
   },
 };
@@ -203,6 +205,10 @@ describe('baselines: experiment harness', function () {
     assert.deepEqual(report.experts.map((e) => [e.figure, e.id, e.seed, e.expertSamples, e.curve.length]), [['fig3-ant', 'gmps', 0, 907, 9], ['fig3-ant', 'gmps', 1, 907, 9]]);
     assert.match(report.markdown, /\| fig3-ant \| gmps \| 1 \| 907 \| 100 → 1\.0, 300 → 21\.0, 500 → 41\.0, 700 → 61\.0, 900 → 81\.0 \| 0\.89 \|/);
     assert.deepEqual(JSON.parse(await readFile(path.join(dir, 'report.json'), 'utf8')).experts, report.experts);
+    await runFigure({ figure: 'fig5-ant-sparse', scale: 'small', runs: [{ ...runs[0], config: { slope: 4, sacRounds: 5, sacCurveKept: false } }], seeds: 1, outDir: dir, workers: 0 });
+    const old = (await writeReport(dir)).experts.find((e) => e.figure === 'fig5-ant-sparse')!;
+    assert.deepEqual([old.curve, old.finalReturn, old.expertSamples], [[], 40, 507]);
+    assert.match((await writeReport(dir)).markdown, /\| fig5-ant-sparse \| gmps \| 0 \| 507 \| last round 40\.0 \(curve not kept by this run\) \| — \|/);
   });
 
   it('every algorithm plots held-out tasks unless a run asks otherwise, and every training-curve run has held-out tasks', () => {

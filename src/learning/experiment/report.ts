@@ -61,8 +61,10 @@ export interface ExpertTraining {
   seed: number;
   /** Every sample the experts took: SAC's training steps plus any demonstrations (`extra.expertSamples`). */
   expertSamples: number | null;
-  /** SAC's rounds: env steps so far, mean exploration return and success of the round's episodes. */
+  /** SAC's rounds: env steps so far, mean exploration return and success of the round's episodes (empty: not kept). */
   curve: { envSteps: number; meanReturn: number; successRate: number }[];
+  /** The last round's exploration return (`extra.sacFinalReturn`; runs from before the curve was kept have only this). */
+  finalReturn: number | null;
 }
 
 export interface Report {
@@ -115,10 +117,12 @@ export async function writeReport(dir: string): Promise<Report> {
     }
     const results = (await readResults(path.join(dir, fig))).filter((r) => r.curve.points.length > 0);
     for (const r of results) {
-      const sac = r.curve.extra?.sacCurve;
-      if (!isSacCurve(sac) || !sac.length) continue;
+      const sac = isSacCurve(r.curve.extra?.sacCurve) ? (r.curve.extra?.sacCurve as ExpertTraining['curve']) : [];
+      const last = r.curve.extra?.sacFinalReturn;
+      const finalReturn = typeof last === 'number' && Number.isFinite(last) ? last : (sac.at(-1)?.meanReturn ?? null);
+      if (!sac.length && finalReturn === null) continue;
       const samples = r.curve.extra?.expertSamples;
-      experts.push({ figure: fig, id: r.id, seed: r.seed, expertSamples: typeof samples === 'number' ? samples : null, curve: sac });
+      experts.push({ figure: fig, id: r.id, seed: r.seed, expertSamples: typeof samples === 'number' ? samples : null, curve: sac, finalReturn });
     }
     if (!results.length) continue;
     const byId = new Map<string, RunResult[]>();
@@ -171,7 +175,8 @@ export async function writeReport(dir: string): Promise<Report> {
     lines.push('', '## Experts trained by RL first (their samples are in the run\'s x)', '');
     lines.push('| figure | run | seed | expert samples | SAC: env steps → mean exploration return | final success |', '|---|---|---|---|---|---|');
     for (const e of experts) {
-      lines.push(`| ${e.figure} | ${e.id} | ${e.seed} | ${fmt(e.expertSamples)} | ${sacSummary(e.curve)} | ${e.curve[e.curve.length - 1].successRate.toFixed(2)} |`);
+      const curve = e.curve.length ? sacSummary(e.curve) : `last round ${fmt(e.finalReturn, 1)} (curve not kept by this run)`;
+      lines.push(`| ${e.figure} | ${e.id} | ${e.seed} | ${fmt(e.expertSamples)} | ${curve} | ${e.curve.length ? e.curve[e.curve.length - 1].successRate.toFixed(2) : '—'} |`);
     }
   }
   if (unfinished.length) {
