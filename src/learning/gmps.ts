@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import './policy/gradients.js';
 import { Adam, type AdamOptions } from './adam.js';
-import { headMeanPerTask, innerGradients, MIN_LOG_STD, stopGradient } from './policy/head.js';
+import { clipImportanceWeights, headMeanPerTask, innerGradients, MIN_LOG_STD, stopGradient } from './policy/head.js';
 import type { GmpsPolicy } from './policy/policy.js';
 import { initStepSizes } from './policy/mlp.js';
 import { disposeParams, scaleParams, type Params } from './policy/params.js';
@@ -290,9 +290,7 @@ export function metaLossLoop(
       const p: Params = { ...theta };
       names.forEach((nm, k) => (p[nm] = xs[k]));
       const logp = policy.logProb(p, obs, act);
-      let w = opts.importanceWeights === false ? tf.onesLike(logp) : tf.exp(tf.sub(stopGradient(logp), oldLogp));
-      if (opts.importanceWeights !== false && opts.isClip !== undefined) w = tf.minimum(w, opts.isClip);
-      if (opts.importanceWeights !== false && opts.isClipLow !== undefined) w = tf.maximum(w, opts.isClipLow);
+      const w = opts.importanceWeights === false ? tf.onesLike(logp) : clipImportanceWeights(tf.exp(tf.sub(stopGradient(logp), oldLogp)), opts);
       return tf.neg(tf.mean(tf.mul(tf.mul(logp, w), adv))) as tf.Scalar;
     };
     const g = tf.grads(innerLoss)(names.map((nm) => theta[nm]));

@@ -21,7 +21,7 @@ import type { TaskParams } from '../../sim/types.js';
 import { computeAdvantages } from './advantages.js';
 import { Rng } from './rng.js';
 import type { ActFn, Sampler } from './sampler.js';
-import { stackField, stepsOf, succeeded, undiscountedReturn, type Trajectory } from './trajectory.js';
+import { rowsOf, stackField, stepsOf, succeeded, undiscountedReturn, type Trajectory } from './trajectory.js';
 
 export interface MaesnConfig {
   hidden: number[];
@@ -247,7 +247,7 @@ export class Maesn {
     const K = this.config.episodesPerTask;
     const L = this.config.latentDim;
     const all = groups.flat();
-    const n = all.reduce((s, tr) => s + tr.length, 0);
+    const n = rowsOf(all);
     const coef = new Float32Array(n);
     const taskOfRow = new Int32Array(n);
     const epsRows = new Float32Array(n * L);

@@ -32,7 +32,7 @@ import { fileExists } from './checkpoint-path.js';
 import { Rng, type RngState } from './rng.js';
 import { checkSameSettings, readSnapshot, restoreTensors, type SnapshotOption, tensorArrays, writeSnapshot } from './snapshot.js';
 import type { Sampler } from './sampler.js';
-import { stackField, stepsOf, type ObsMode, type Trajectory } from './trajectory.js';
+import { rowsOf, stackField, stepsOf, type ObsMode, type Trajectory } from './trajectory.js';
 import { gaussianKl, trpoStep, type TrpoOptions } from './trpo.js';
 
 export interface MamlConfig {
@@ -151,10 +151,6 @@ export interface MamlBatch {
   oldMean: tf.Tensor3D;
   oldLogStd: tf.Tensor3D;
   dispose(): void;
-}
-
-function rowsOf(group: readonly Trajectory[]): number {
-  return group.reduce((s, t) => s + t.length, 0);
 }
 
 /** One task's pre- and post-update samples as the arrays a batch's tensors are made of. */

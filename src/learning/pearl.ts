@@ -37,7 +37,7 @@ import {
 } from './snapshot.js';
 import type { ActFn, Sampler } from './sampler.js';
 import { Mlp, ReplayBuffer, type ReplayRows } from './sac.js';
-import { stepsOf, succeeded, undiscountedReturn, type Trajectory } from './trajectory.js';
+import { rowsOf, stepsOf, succeeded, undiscountedReturn, type Trajectory } from './trajectory.js';
 
 export interface PearlConfig {
   latentDim: number;
@@ -254,7 +254,7 @@ export class Pearl {
   /** Context rows (s, a, r[, s']) of trajectories, in order. */
   contextRows(trajs: readonly Trajectory[]): Float32Array {
     const { stateDim: S, actionDim: A } = this.dims;
-    const n = trajs.reduce((s, tr) => s + tr.length, 0);
+    const n = rowsOf(trajs);
     const out = new Float32Array(n * this.contextDim);
     let row = 0;
     for (const tr of trajs) {

@@ -66,10 +66,17 @@ export function obsDimOf(traj: Pick<Trajectory, 'stateDim' | 'imageShape'>, mode
   return traj.imageShape.height * traj.imageShape.width * 3 + 3;
 }
 
+/** Steps (rows) of a list of trajectories. */
+export function rowsOf(trajs: readonly Trajectory[]): number {
+  let n = 0;
+  for (const tr of trajs) n += tr.length;
+  return n;
+}
+
 /** Env steps in trajectory groups (e.g. one group per task): the samples they cost. */
 export function stepsOf(groups: readonly (readonly Trajectory[])[]): number {
   let n = 0;
-  for (const g of groups) for (const tr of g) n += tr.length;
+  for (const g of groups) n += rowsOf(g);
   return n;
 }
 
@@ -80,7 +87,7 @@ export function stepsOf(groups: readonly (readonly Trajectory[])[]): number {
 export function stackObservations(trajs: readonly Trajectory[], mode: ObsMode): Float32Array {
   if (trajs.length === 0) return new Float32Array(0);
   const dim = obsDimOf(trajs[0], mode);
-  const n = trajs.reduce((s, tr) => s + tr.length, 0);
+  const n = rowsOf(trajs);
   const out = new Float32Array(n * dim);
   let row = 0;
   for (const tr of trajs) {

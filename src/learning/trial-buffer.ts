@@ -12,7 +12,7 @@ import type { TaskParams } from '../../sim/types.js';
 import { computeAdvantages, defaultBaselineFor } from './advantages.js';
 import { adaptStep } from './gmps.js';
 import type { GmpsPolicy, Params } from './policy/index.js';
-import type { ObsMode, Trajectory } from './trajectory.js';
+import { rowsOf, type ObsMode, type Trajectory } from './trajectory.js';
 import type { AdaptBatch } from './types.js';
 
 export interface RecordedStep {
@@ -131,7 +131,7 @@ export function adaptBatchFromTrials(trials: readonly TrialBuffer[], task: TaskP
   const trajs = trials.map((t) => t.toTrajectory(task, mode));
   const adv = computeAdvantages(trajs, { baseline: defaultBaselineFor(mode) });
   const obsDim = trials[0]!.obsDim;
-  const n = trajs.reduce((s, t) => s + t.length, 0);
+  const n = rowsOf(trajs);
   const obs = new Float32Array(n * obsDim);
   const actions = new Float32Array(n * trials[0]!.actDim);
   let row = 0;

@@ -35,7 +35,7 @@ import { xavierUniform } from './policy/params.js';
 import { Rng } from './rng.js';
 import type { TrainState } from './meta-train.js';
 import type { Sampler } from './sampler.js';
-import { writeVisionRow, type Trajectory } from './trajectory.js';
+import { rowsOf, writeVisionRow, type Trajectory } from './trajectory.js';
 
 /** Camera frames with the hand position and the privileged object position of each. */
 export interface PoseData {
@@ -60,7 +60,7 @@ export function poseDataOf(trajs: readonly Trajectory[]): PoseData {
   const px = height * width * 3;
   const targetDim = first.stateDim - 3;
   if (targetDim < 1) throw new Error(`pose data: state width ${first.stateDim} has no object columns after the hand's three`);
-  const n = trajs.reduce((s, t) => s + t.length, 0);
+  const n = rowsOf(trajs);
   const images = new Uint8Array(n * px);
   const hands = new Float32Array(n * 3);
   const targets = new Float32Array(n * targetDim);

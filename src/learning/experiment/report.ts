@@ -117,7 +117,8 @@ export async function writeReport(dir: string): Promise<Report> {
     }
     const results = (await readResults(path.join(dir, fig))).filter((r) => r.curve.points.length > 0);
     for (const r of results) {
-      const sac = isSacCurve(r.curve.extra?.sacCurve) ? (r.curve.extra?.sacCurve as ExpertTraining['curve']) : [];
+      const kept = r.curve.extra?.sacCurve;
+      const sac = isSacCurve(kept) ? kept : [];
       const last = r.curve.extra?.sacFinalReturn;
       const finalReturn = typeof last === 'number' && Number.isFinite(last) ? last : (sac.at(-1)?.meanReturn ?? null);
       if (!sac.length && finalReturn === null) continue;

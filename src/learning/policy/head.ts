@@ -175,6 +175,14 @@ export interface InnerBatch {
   isClipLow?: number;
 }
 
+/** Importance weights bounded to [isClipLow, isClip] (either bound optional; none: unchanged). */
+export function clipImportanceWeights<T extends tf.Tensor>(w: T, bounds: { isClip?: number; isClipLow?: number }): T {
+  let out = w;
+  if (bounds.isClip !== undefined) out = tf.minimum(out, bounds.isClip);
+  if (bounds.isClipLow !== undefined) out = tf.maximum(out, bounds.isClipLow);
+  return out;
+}
+
 export interface InnerGradResult {
   /** name → [T, ...shape], for the requested names. */
   grads: Record<string, tf.Tensor>;
@@ -211,8 +219,7 @@ export function innerGradients(c: HeadConfig, p: Params, b: InnerBatch, wanted: 
   let weights: tf.Tensor1D;
   if (b.oldLogProb) {
     weights = tf.exp(tf.sub(stopGradient(logProb), b.oldLogProb)) as tf.Tensor1D;
-    if (b.isClip !== undefined) weights = tf.minimum(weights, b.isClip) as tf.Tensor1D;
-    if (b.isClipLow !== undefined) weights = tf.maximum(weights, b.isClipLow) as tf.Tensor1D;
+    weights = clipImportanceWeights(weights, b);
   } else {
     weights = tf.onesLike(logProb);
   }
