@@ -90,6 +90,14 @@ describe('gmps meta-train --demos DIR (recorded MCAP demonstrations)', function 
     assert.equal(json.gmps.extra.trainState.iterations[0].demoRows, 2 * STEPS);
   });
 
+  it('gmps data demos: one line per episode and, per task, the number of demos and their steps', async () => {
+    const { stdout } = await run('node', [...CLI, 'data', 'demos', ...files, '--json']);
+    const summary = JSON.parse(stdout.trim());
+    assert.deepEqual(summary.episodes.map((e: { path: string; steps: number; images: boolean }) => [e.path, e.steps, e.images]), files.map((f) => [f, STEPS, true]));
+    const key = summary.episodes[0].task;
+    assert.deepEqual(summary.tasks, [{ task: key, demos: 2, steps: 2 * STEPS }]);
+  });
+
   it('a single .mcap file works too; --expert demos takes the path from --demos', async () => {
     const out = join(root, 'ck1');
     const mt = await run('node', [...CLI, 'meta-train', '--task', 'door', '--policy', 'vision', '--expert', 'demos', '--demos', files[0]!, '--out', out, ...TINY, ...COMMON]);

@@ -335,7 +335,7 @@ export class Maesn {
     for (let s = 0; s <= innerSteps; s++) {
       const { groups, eps } = await this.sampleLatent(sampler, tasks, mean, logStd, false);
       const all = groups.flat();
-      envSteps += all.reduce((acc, tr) => acc + tr.length, 0);
+      envSteps += rowsOf(all);
       returns.push(all.reduce((acc, tr) => acc + undiscountedReturn(tr), 0) / all.length);
       success.push(all.filter(succeeded).length / all.length);
       if (s === innerSteps) break;

@@ -59,6 +59,7 @@ export function registerData(program: Command, bench: Command): void {
     .action(async (files: string[], opts: { controlHz?: string; imageTopic: string; handTopic: string; commandTopic: string; doorAngleTopic: string; onlySuccessful?: boolean; json?: boolean }) => {
       const { McapDemonstrationSource } = await import('../../data/demonstrations.js');
       const { taskKey } = await import('../../learning/expert.js');
+      const { rowsOf } = await import('../../learning/trajectory.js');
       const src = await userErrors(() => McapDemonstrationSource.load(files, {
         controlHz: opts.controlHz === undefined ? undefined : positive('--control-hz', opts.controlHz),
         topics: { image: opts.imageTopic, handPose: opts.handTopic, command: opts.commandTopic, doorAngle: opts.doorAngleTopic },
@@ -68,7 +69,10 @@ export function registerData(program: Command, bench: Command): void {
         path: d.path, task: taskKey(d.trajectory.task), steps: d.trajectory.length, images: d.trajectory.images !== undefined,
         success: d.success ?? null, truncated: d.truncated, skippedSteps: d.skippedSteps, clippedActions: d.clippedActions,
       }));
-      const tasks = src.tasks().map((t) => ({ task: taskKey(t), demos: src.demos(t).length, steps: src.demos(t).reduce((s, d) => s + d.length, 0) }));
+      const tasks = src.tasks().map((t) => {
+        const demos = src.demos(t);
+        return { task: taskKey(t), demos: demos.length, steps: rowsOf(demos) };
+      });
       if (opts.json) {
         process.stdout.write(jsonLine({ episodes, tasks }) + '\n');
         return;

@@ -176,8 +176,9 @@ export async function writeReport(dir: string): Promise<Report> {
     lines.push('', '## Experts trained by RL first (their samples are in the run\'s x)', '');
     lines.push('| figure | run | seed | expert samples | SAC: env steps → mean exploration return | final success |', '|---|---|---|---|---|---|');
     for (const e of experts) {
-      const curve = e.curve.length ? sacSummary(e.curve) : `last round ${fmt(e.finalReturn, 1)} (curve not kept by this run)`;
-      lines.push(`| ${e.figure} | ${e.id} | ${e.seed} | ${fmt(e.expertSamples)} | ${curve} | ${e.curve.length ? e.curve[e.curve.length - 1].successRate.toFixed(2) : '—'} |`);
+      const last = e.curve.at(-1);
+      const curve = last ? sacSummary(e.curve) : `last round ${fmt(e.finalReturn, 1)} (curve not kept by this run)`;
+      lines.push(`| ${e.figure} | ${e.id} | ${e.seed} | ${fmt(e.expertSamples)} | ${curve} | ${last ? last.successRate.toFixed(2) : '—'} |`);
     }
   }
   if (unfinished.length) {
